@@ -1,0 +1,240 @@
+import { z } from 'zod';
+import { isValidDnsName, normalizeName, stripWildcard } from './domain.js';
+import type { LogLevel } from './logger.js';
+import { DEFAULT_SSL_ENDPOINT } from './tencent/client.js';
+
+/** Raised by loadConfig with every problem found, one per line. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Configuration is not usable:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export interface ZoneOverride {
+  domain: string;
+  hostedZoneId: string;
+}
+
+const bool = (name: string, fallback: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx): boolean => {
+      if (value === undefined || value.trim() === '') return fallback;
+      const v = value.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+      if (['0', 'false', 'no', 'off'].includes(v)) return false;
+      ctx.addIssue({
+        code: 'custom',
+        message: `${name} must be true or false, got ${JSON.stringify(value)}`,
+      });
+      return z.NEVER;
+    });
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value?.trim() ? value.trim() : undefined));
+
+const positiveNumber = (name: string, fallback: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx): number => {
+      if (value === undefined || value.trim() === '') return fallback;
+      const n = Number(value);
+      if (!Number.isFinite(n) || n <= 0 || n > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be a number above 0 and at most ${max}, got ${JSON.stringify(value)}`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+function parseDomainList(value: string | undefined, ctx: z.RefinementCtx): string[] | '*' | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  if (value.trim() === '*') return '*';
+  const domains: string[] = [];
+  for (const raw of value.split(',')) {
+    const domain = stripWildcard(normalizeName(raw));
+    if (domain === '') continue;
+    if (!isValidDnsName(domain)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `ALLOWED_DOMAINS: ${JSON.stringify(raw.trim())} is not a domain name`,
+      });
+      continue;
+    }
+    domains.push(domain);
+  }
+  return [...new Set(domains)];
+}
+
+function parseZones(value: string | undefined, ctx: z.RefinementCtx): ZoneOverride[] {
+  if (value === undefined || value.trim() === '') return [];
+  const zones: ZoneOverride[] = [];
+  for (const pair of value.split(',')) {
+    if (pair.trim() === '') continue;
+    const [rawDomain, rawId, ...rest] = pair.split('=');
+    const domain = normalizeName(rawDomain ?? '');
+    const hostedZoneId = (rawId ?? '').trim().replace(/^\/?hostedzone\//, '');
+    if (rest.length > 0 || !isValidDnsName(domain) || !/^[A-Z0-9]{1,32}$/.test(hostedZoneId)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `ROUTE53_ZONES: ${JSON.stringify(pair.trim())} is not of the form domain=HOSTEDZONEID`,
+      });
+      continue;
+    }
+    if (zones.some((zone) => zone.domain === domain)) {
+      ctx.addIssue({ code: 'custom', message: `ROUTE53_ZONES: ${domain} is listed twice` });
+      continue;
+    }
+    zones.push({ domain, hostedZoneId });
+  }
+  return zones;
+}
+
+const EnvSchema = z.object({
+  TENCENTCLOUD_SECRET_ID: optionalText,
+  TENCENTCLOUD_SECRET_KEY: optionalText,
+  TENCENTCLOUD_SESSION_TOKEN: optionalText,
+  TENCENTCLOUD_CREDENTIALS_SECRET: optionalText,
+  TENCENTCLOUD_SSL_ENDPOINT: optionalText.transform((value, ctx) => {
+    const endpoint = value ?? DEFAULT_SSL_ENDPOINT;
+    try {
+      const url = new URL(endpoint);
+      if (url.protocol === 'https:' || url.protocol === 'http:') return url.origin;
+    } catch {
+      // reported below
+    }
+    ctx.addIssue({
+      code: 'custom',
+      message: `TENCENTCLOUD_SSL_ENDPOINT must be an http(s) URL, got ${JSON.stringify(endpoint)}`,
+    });
+    return z.NEVER;
+  }),
+  TENCENTCLOUD_RATE_LIMIT: positiveNumber('TENCENTCLOUD_RATE_LIMIT', 10, 1000),
+  ALLOWED_DOMAINS: z.string().optional().transform(parseDomainList),
+  ROUTE53_ZONES: z.string().optional().transform(parseZones),
+  ROUTE53_ROLE_ARN: optionalText.refine(
+    (v) => v === undefined || /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(v),
+    {
+      message: 'ROUTE53_ROLE_ARN must be an IAM role ARN (arn:aws:iam::123456789012:role/name)',
+    },
+  ),
+  ROUTE53_EXTERNAL_ID: optionalText,
+  RECORD_TTL: positiveNumber('RECORD_TTL', 60, 172_800).refine(Number.isInteger, {
+    message: 'RECORD_TTL must be a whole number of seconds',
+  }),
+  WAIT_FOR_INSYNC: bool('WAIT_FOR_INSYNC', true),
+  SECRET_NAME_TEMPLATE: optionalText.transform((value, ctx) => {
+    const template = value ?? 'tencent-ssl/{domain}';
+    if (!template.includes('{domain}') && !template.includes('{certificateId}')) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'SECRET_NAME_TEMPLATE must contain {domain} or {certificateId}, or every certificate would share one secret',
+      });
+    }
+    return template;
+  }),
+  SECRET_KMS_KEY_ID: optionalText,
+  EXPORT_QUEUE_URL: optionalText.refine((v) => v === undefined || /^https?:\/\//.test(v), {
+    message: 'EXPORT_QUEUE_URL must be an SQS queue URL',
+  }),
+  WEBHOOK_SECRET: optionalText,
+  WEBHOOK_SECRET_NAME: optionalText,
+  DRY_RUN: bool('DRY_RUN', false),
+  LOG_LEVEL: z
+    .string()
+    .optional()
+    .transform((v) => (v?.trim() ? v.trim().toLowerCase() : 'info'))
+    .pipe(
+      z.enum(['debug', 'info', 'warn', 'error'], { message: 'LOG_LEVEL must be debug, info, warn or error' }),
+    ),
+});
+
+/** Rules across variables; checked on the raw environment so they are reported beside every other problem. */
+function crossFieldProblems(env: Readonly<Record<string, string | undefined>>): string[] {
+  const set = (name: string) => Boolean(env[name]?.trim());
+  const problems: string[] = [];
+  const hasId = set('TENCENTCLOUD_SECRET_ID');
+  const hasKey = set('TENCENTCLOUD_SECRET_KEY');
+  if (hasId !== hasKey) {
+    problems.push(
+      `${hasId ? 'TENCENTCLOUD_SECRET_KEY' : 'TENCENTCLOUD_SECRET_ID'} is missing: set both TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY`,
+    );
+  } else if (!hasId && !set('TENCENTCLOUD_CREDENTIALS_SECRET')) {
+    problems.push(
+      'Tencent credentials are missing: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or TENCENTCLOUD_CREDENTIALS_SECRET (a Secrets Manager secret {"SecretId","SecretKey"})',
+    );
+  }
+  if (set('ROUTE53_EXTERNAL_ID') && !set('ROUTE53_ROLE_ARN')) {
+    problems.push('ROUTE53_EXTERNAL_ID is set without ROUTE53_ROLE_ARN');
+  }
+  return problems;
+}
+
+export interface Config {
+  tencent: {
+    /** Literal credentials; absent when they come from `credentialsSecret`. */
+    credentials?: { secretId: string; secretKey: string; sessionToken?: string | undefined };
+    credentialsSecret?: string;
+    endpoint: string;
+    rateLimit: number;
+  };
+  /** Domains the tool may write under; `*` for every zone; undefined when unset (nothing is written). */
+  allowedDomains: string[] | '*' | undefined;
+  route53: { zones: ZoneOverride[]; roleArn?: string; externalId?: string };
+  recordTtl: number;
+  waitForInsync: boolean;
+  secrets: { nameTemplate: string; kmsKeyId?: string };
+  exportQueueUrl?: string;
+  webhook: { secret?: string; secretName?: string };
+  dryRun: boolean;
+  logLevel: LogLevel;
+}
+
+/** Every environment variable this project reads; nothing outside this module reads process.env. */
+export const CONFIG_VARIABLES = Object.keys(EnvSchema.shape) as (keyof typeof EnvSchema.shape)[];
+
+/** Parses the environment once; throws ConfigError listing every problem at once. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const result = EnvSchema.safeParse(env);
+  const problems = [
+    ...(result.success ? [] : result.error.issues.map((issue) => issue.message)),
+    ...crossFieldProblems(env),
+  ];
+  if (!result.success || problems.length > 0) throw new ConfigError(problems);
+  const e = result.data;
+  const config: Config = {
+    tencent: { endpoint: e.TENCENTCLOUD_SSL_ENDPOINT, rateLimit: e.TENCENTCLOUD_RATE_LIMIT },
+    allowedDomains: e.ALLOWED_DOMAINS,
+    route53: { zones: e.ROUTE53_ZONES },
+    recordTtl: e.RECORD_TTL,
+    waitForInsync: e.WAIT_FOR_INSYNC,
+    secrets: { nameTemplate: e.SECRET_NAME_TEMPLATE },
+    webhook: {},
+    dryRun: e.DRY_RUN,
+    logLevel: e.LOG_LEVEL,
+  };
+  if (e.TENCENTCLOUD_SECRET_ID && e.TENCENTCLOUD_SECRET_KEY) {
+    config.tencent.credentials = {
+      secretId: e.TENCENTCLOUD_SECRET_ID,
+      secretKey: e.TENCENTCLOUD_SECRET_KEY,
+      sessionToken: e.TENCENTCLOUD_SESSION_TOKEN,
+    };
+  } else if (e.TENCENTCLOUD_CREDENTIALS_SECRET) {
+    config.tencent.credentialsSecret = e.TENCENTCLOUD_CREDENTIALS_SECRET;
+  }
+  if (e.ROUTE53_ROLE_ARN) config.route53.roleArn = e.ROUTE53_ROLE_ARN;
+  if (e.ROUTE53_EXTERNAL_ID) config.route53.externalId = e.ROUTE53_EXTERNAL_ID;
+  if (e.SECRET_KMS_KEY_ID) config.secrets.kmsKeyId = e.SECRET_KMS_KEY_ID;
+  if (e.EXPORT_QUEUE_URL) config.exportQueueUrl = e.EXPORT_QUEUE_URL;
+  if (e.WEBHOOK_SECRET) config.webhook.secret = e.WEBHOOK_SECRET;
+  if (e.WEBHOOK_SECRET_NAME) config.webhook.secretName = e.WEBHOOK_SECRET_NAME;
+  return config;
+}

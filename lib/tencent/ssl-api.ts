@@ -1,0 +1,140 @@
+import type { TencentClient } from './client.js';
+import {
+  type CertificateDetail,
+  CertificateDetailSchema,
+  type CertificateListItem,
+  type CheckCertificateDomainVerificationResponse,
+  CheckCertificateDomainVerificationResponseSchema,
+  type CompleteCertificateResponse,
+  CompleteCertificateResponseSchema,
+  type DescribeCertificatesResponse,
+  DescribeCertificatesResponseSchema,
+} from './schemas.js';
+
+/** DescribeCertificates accepts at most this many items per page. */
+export const MAX_PAGE_SIZE = 1000;
+
+/** Certificate status codes (reference §4). */
+export const CertificateStatus = {
+  Pending: 0,
+  Issued: 1,
+  Failed: 2,
+  Expired: 3,
+  /** "DNS records added automatically": a DNS_AUTO order whose zone is not on DNSPod, still waiting. */
+  AutoDnsPending: 4,
+  ReissuePending: 11,
+} as const;
+
+export const PENDING_STATUSES: readonly number[] = [
+  CertificateStatus.Pending,
+  CertificateStatus.AutoDnsPending,
+];
+
+export interface DescribeCertificatesParams {
+  Offset?: number;
+  Limit?: number;
+  CertificateStatus?: number[];
+  CertIds?: string[];
+  SearchKey?: string;
+  CertificateType?: 'SVR' | 'CA';
+}
+
+export interface ListCertificatesOptions {
+  /** Only certificates in these statuses. */
+  statuses?: readonly number[];
+  /** Only these certificate ids. */
+  ids?: readonly string[];
+  /** Items per page, 1 to 1000. */
+  pageSize?: number;
+  /** Called after each page, e.g. to show progress. */
+  onPage?: (page: { offset: number; received: number; total: number }) => void;
+}
+
+/** The Tencent Cloud SSL actions this project uses, named after the remote operations. */
+export class TencentSslApi {
+  constructor(readonly client: TencentClient) {}
+
+  async describeCertificates(params: DescribeCertificatesParams): Promise<DescribeCertificatesResponse> {
+    const { data } = await this.client.call(
+      'DescribeCertificates',
+      { ...params },
+      DescribeCertificatesResponseSchema,
+    );
+    return data;
+  }
+
+  /** Every certificate matching the filters, following the pages to the end. */
+  async listCertificates(options: ListCertificatesOptions = {}): Promise<CertificateListItem[]> {
+    const limit = options.pageSize ?? MAX_PAGE_SIZE;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+      throw new RangeError(`pageSize must be between 1 and ${MAX_PAGE_SIZE}`);
+    }
+    if (options.ids && options.ids.length === 0) return [];
+    const base: DescribeCertificatesParams = { Limit: limit };
+    if (options.statuses?.length) base.CertificateStatus = [...options.statuses];
+    if (options.ids?.length) base.CertIds = [...options.ids];
+
+    const byId = new Map<string, CertificateListItem>();
+    const anonymous: CertificateListItem[] = [];
+    for (let offset = 0; ; offset += limit) {
+      const page = await this.describeCertificates({ ...base, Offset: offset });
+      const before = byId.size + anonymous.length;
+      // A certificate that moves between pages while we read would otherwise appear twice.
+      for (const item of page.Certificates) {
+        if (item.CertificateId) byId.set(item.CertificateId, item);
+        else anonymous.push(item);
+      }
+      const total = page.TotalCount;
+      options.onPage?.({
+        offset,
+        received: page.Certificates.length,
+        total: total ?? byId.size + anonymous.length,
+      });
+      if (page.Certificates.length < limit) break;
+      if (total !== null && offset + limit >= total) break;
+      // A server that ignores Offset would otherwise keep us here for ever.
+      if (byId.size + anonymous.length === before) break;
+    }
+    return [...byId.values(), ...anonymous];
+  }
+
+  /** One certificate with its validation records (DvAuthDetail) and without key material. */
+  async describeCertificate(certificateId: string): Promise<CertificateDetail> {
+    const { data } = await this.client.call(
+      'DescribeCertificate',
+      { CertificateId: certificateId },
+      CertificateDetailSchema,
+    );
+    return data;
+  }
+
+  /** One certificate with everything, the PEMs and private key included. */
+  async describeCertificateDetail(certificateId: string): Promise<CertificateDetail> {
+    const { data } = await this.client.call(
+      'DescribeCertificateDetail',
+      { CertificateId: certificateId },
+      CertificateDetailSchema,
+    );
+    return data;
+  }
+
+  /** Asks the CA to check the domain validation now. */
+  async completeCertificate(certificateId: string): Promise<CompleteCertificateResponse> {
+    const { data } = await this.client.call(
+      'CompleteCertificate',
+      { CertificateId: certificateId },
+      CompleteCertificateResponseSchema,
+    );
+    return data;
+  }
+
+  /** What the CA sees of each validation record. */
+  async checkDomainVerification(certificateId: string): Promise<CheckCertificateDomainVerificationResponse> {
+    const { data } = await this.client.call(
+      'CheckCertificateDomainVerification',
+      { CertificateId: certificateId },
+      CheckCertificateDomainVerificationResponseSchema,
+    );
+    return data;
+  }
+}
