@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { seededRandom as seeded } from '../../infra/local/certificate-store.js';
 import { signTc3 } from '../../lib/tencent/signer.js';
 
 // The official signer, a test-only dependency: our signer must agree with it byte for byte.
@@ -18,18 +19,6 @@ const officialSign = require('tencentcloud-sdk-nodejs-common/tencentcloud/common
     headers: Record<string, string>;
   }): string;
 };
-
-/** mulberry32: a small seeded generator so every run checks the same inputs. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALPHABET = ['a', 'Z', '0', '-', '_', ' ', '"', '\\', '\n', 'é', '证书', '😀', '\u0000', '\u2028'];
 

@@ -1,0 +1,957 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  parseTc3Authorization,
+  tc3CanonicalRequest,
+  tc3Date,
+  tc3Signature,
+} from '../../lib/tencent/signer.js';
+import {
+  CertificateStore,
+  type DvAuth,
+  PENDING_STATUSES,
+  type StoredCertificate,
+  seededRandom,
+} from './certificate-store.js';
+
+export const TENCENT_SSL_VERSION = '2019-12-05';
+const SERVICE = 'ssl';
+/** Tencent rejects timestamps more than five minutes away from its clock. */
+const MAX_CLOCK_SKEW_SECONDS = 300;
+/** Tencent's documented limit for every action this project calls. */
+const DEFAULT_RATE_LIMIT = 10;
+const RATE_WINDOW_MS = 1000;
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface TencentCredential {
+  secretId: string;
+  secretKey: string;
+  /** Set for temporary credentials: requests must then carry it in `X-TC-Token`. */
+  token?: string;
+}
+
+/** An API error answer (`Response.Error`). Hooks and checkers throw it to answer with that error. */
+export class LocalTencentApiError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'LocalTencentApiError';
+    this.code = code;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults
+
+export type Fault =
+  /** An API error in an HTTP 200, like every Tencent failure. */
+  | { kind: 'error'; code: string; message?: string }
+  /** A non-200 with an HTML body, as from a gateway in front of the API. */
+  | { kind: 'http'; status: number; body?: string }
+  /** Extra delay before the (otherwise normal) answer. */
+  | { kind: 'latency'; ms: number }
+  /** HTTP 200 whose body is not valid JSON. */
+  | { kind: 'malformed'; body?: string }
+  /** Close the connection without answering. */
+  | { kind: 'drop' }
+  /** Valid JSON, changed by `mutate`: it gets the whole `{ Response }` body; a returned value replaces it. */
+  | { kind: 'schema'; mutate: (response: Record<string, unknown>) => unknown };
+
+export interface FaultRule {
+  /** Only requests for this action. Default: every action. */
+  action?: string;
+  /** How many requests to affect. Default: no limit. */
+  times?: number;
+  /** Chance per matching request, drawn from the seeded generator. Default 1. */
+  probability?: number;
+  fault: Fault;
+}
+
+export interface InjectedFault {
+  readonly rule: FaultRule;
+  /** Requests this rule has affected so far. */
+  readonly hits: number;
+  remove(): void;
+}
+
+export interface FaultDecision {
+  latencyMs: number;
+  fault: Exclude<Fault, { kind: 'latency' }> | undefined;
+}
+
+/**
+ * Faults to apply to coming requests. Latency faults add up; of the others the first matching rule
+ * wins. A rule spends one of its `times` only when it is applied.
+ */
+export class FaultInjector {
+  #rules: Array<{ rule: FaultRule; hits: number }> = [];
+  #random: () => number;
+
+  constructor(seed = 1) {
+    this.#random = seededRandom(seed);
+  }
+
+  inject(rule: FaultRule): InjectedFault {
+    if (rule.probability !== undefined && !(rule.probability >= 0 && rule.probability <= 1)) {
+      throw new RangeError('probability must be between 0 and 1');
+    }
+    const entry = { rule, hits: 0 };
+    this.#rules.push(entry);
+    return {
+      rule,
+      get hits() {
+        return entry.hits;
+      },
+      remove: () => {
+        this.#rules = this.#rules.filter((candidate) => candidate !== entry);
+      },
+    };
+  }
+
+  clear(): void {
+    this.#rules = [];
+  }
+
+  /** Restarts the generator behind `probability`. */
+  reseed(seed: number): void {
+    this.#random = seededRandom(seed);
+  }
+
+  /** Rules still active (spent `times` rules are dropped). */
+  get size(): number {
+    return this.#rules.length;
+  }
+
+  /** Decides the faults of one request and spends the rules it applies. */
+  decide(action: string): FaultDecision {
+    const decision: FaultDecision = { latencyMs: 0, fault: undefined };
+    for (const entry of this.#rules) {
+      const { rule } = entry;
+      if (rule.action !== undefined && rule.action !== action) continue;
+      if (rule.times !== undefined && entry.hits >= rule.times) continue;
+      if (rule.fault.kind !== 'latency' && decision.fault) continue;
+      if (rule.probability !== undefined && rule.probability < 1 && this.#random() >= rule.probability)
+        continue;
+      entry.hits += 1;
+      if (rule.fault.kind === 'latency') decision.latencyMs += rule.fault.ms;
+      else decision.fault = rule.fault;
+    }
+    this.#rules = this.#rules.filter(
+      (entry) => entry.rule.times === undefined || entry.hits < entry.rule.times,
+    );
+    return decision;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stats
+
+export type RequestOutcome = 'success' | 'error' | 'auth-failure' | 'rate-limited' | 'fault';
+
+export interface RecordedRequest {
+  /** `X-TC-Action` as sent (null when missing). */
+  action: string | null;
+  /** Arrival, ms since the epoch (server clock, without the offset). */
+  at: number;
+  /** Parsed body; undefined when it was not JSON. */
+  params: unknown;
+  outcome: RequestOutcome;
+  /** `Response.Error.Code` when the answer was an API error. */
+  errorCode?: string;
+  requestId: string;
+  secretId?: string;
+}
+
+export class ServerStats {
+  requests: RecordedRequest[] = [];
+  /** Requests refused with `RequestLimitExceeded`. */
+  rateLimited = 0;
+  inFlight = 0;
+  /** Most requests handled at the same time since the last reset. */
+  maxInFlight = 0;
+
+  /** Requests received, for one action or all, with any outcome or one. */
+  count(action?: string, outcome?: RequestOutcome): number {
+    return this.requests.filter(
+      (request) =>
+        (action === undefined || request.action === action) &&
+        (outcome === undefined || request.outcome === outcome),
+    ).length;
+  }
+
+  reset(): void {
+    this.requests = [];
+    this.rateLimited = 0;
+    this.maxInFlight = this.inFlight;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options and handle
+
+/** One `VerificationResults` item of CheckCertificateDomainVerification. */
+export interface VerificationResult {
+  Domain: string;
+  VerifyType: string | null;
+  /** 1 passed; -1 rate limited or TXT not found; -2 TXT mismatch; -6 CNAME not found; -7 CNAME mismatch; … */
+  LocalCheck: number;
+  /** 2 passed, -1 not passed. */
+  CaCheck: number;
+  LocalCheckFailReason: string;
+  CheckValue: string[];
+  Frequently: boolean;
+  Issued: boolean;
+}
+
+export interface DomainCheckInput {
+  certificate: StoredCertificate;
+  /** As ordered: a wildcard keeps its `*.`. */
+  domain: string;
+  dvAuth: DvAuth | undefined;
+}
+
+/** Decides what the CA sees for one domain; the fields returned override the "not found" default. */
+export type DomainVerificationChecker = (
+  input: DomainCheckInput,
+) => Partial<VerificationResult> | undefined | Promise<Partial<VerificationResult> | undefined>;
+
+export interface ActionCall {
+  action: string;
+  params: Record<string, unknown>;
+  requestId: string;
+  secretId: string;
+  store: CertificateStore;
+}
+
+/**
+ * Runs before an accepted request is handled (after authentication, rate limiting and faults).
+ * Returning an object answers with it as the `Response` fields instead of the built-in handler;
+ * throwing a `LocalTencentApiError` answers with that error.
+ */
+export type ActionHook = (
+  call: ActionCall,
+) => undefined | Record<string, unknown> | Promise<undefined | Record<string, unknown>>;
+
+export interface StartTencentServerOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  credentials: readonly TencentCredential[];
+  /** Accepted requests per action within any 1000 ms. Default 10; 0 or Infinity disables the limit. */
+  rateLimit?: number;
+  /** Per-action overrides of `rateLimit`. */
+  rateLimitPerAction?: Readonly<Record<string, number>>;
+  /** Delay before every answer: fixed, or uniform between min and max. */
+  latencyMs?: number | { min: number; max: number };
+  store?: CertificateStore;
+  onAction?: ActionHook;
+  checkDomainVerification?: DomainVerificationChecker;
+  /** Seed of the generator behind fault probabilities and latency jitter. Default 1. */
+  seed?: number;
+  /** Server clock in ms, before the offset. Default `Date.now`. */
+  now?: () => number;
+}
+
+export interface LocalTencentServer {
+  /** `http://127.0.0.1:PORT`, no trailing slash. */
+  url: string;
+  host: string;
+  port: number;
+  store: CertificateStore;
+  faults: FaultInjector;
+  stats: ServerStats;
+  /** Moves the clock used for timestamp checks, in seconds (positive: server ahead of the client). */
+  setClockOffset(seconds: number): void;
+  /** Changes the rate limit of one action, or the default of all when `action` is omitted. */
+  setRateLimit(limit: number, action?: string): void;
+  /** Forgets the requests of the last second, so the next test starts with a full budget. */
+  resetRateWindows(): void;
+  setCredentials(credentials: readonly TencentCredential[]): void;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameters
+
+type Params = Record<string, unknown>;
+
+function invalidParameter(name: string, expected: string): LocalTencentApiError {
+  return new LocalTencentApiError(
+    'InvalidParameter',
+    `The value of parameter \`${name}\` is invalid: ${expected}.`,
+  );
+}
+
+function requiredCertificateId(params: Params): string {
+  const value = params.CertificateId;
+  if (value === undefined || value === null || value === '') {
+    throw new LocalTencentApiError(
+      'MissingParameter',
+      'The request is missing a required parameter `CertificateId`.',
+    );
+  }
+  if (typeof value !== 'string') throw invalidParameter('CertificateId', 'expected a string');
+  return value;
+}
+
+function optionalInteger(params: Params, name: string, min: number, max: number): number | undefined {
+  const value = params[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalidParameter(name, `expected an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function optionalString(params: Params, name: string): string | undefined {
+  const value = params[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw invalidParameter(name, 'expected a string');
+  return value;
+}
+
+function optionalArray<T>(
+  params: Params,
+  name: string,
+  isItem: (item: unknown) => item is T,
+  what: string,
+): T[] | undefined {
+  const value = params[name];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || !value.every(isItem))
+    throw invalidParameter(name, `expected an array of ${what}`);
+  return value;
+}
+
+const isInteger = (item: unknown): item is number => typeof item === 'number' && Number.isInteger(item);
+const isString = (item: unknown): item is string => typeof item === 'string';
+
+// ---------------------------------------------------------------------------------------------
+// Response shapes
+
+// Only DescribeCertificates shows these; the detail actions leave them out.
+const LIST_ONLY_FIELDS = [
+  'DVAuthDeadline',
+  'IsDNSPODResolve',
+  'ValidationPassedTime',
+  'AwaitingValidationMsg',
+  'AllowDownload',
+];
+// DescribeCertificate is the least-privilege read: everything but the key material.
+const KEY_FIELDS = ['CertificatePrivateKey', 'CertificatePublicKey', 'EncryptPrivateKey', 'EncryptCert'];
+const LIST_FIELDS = [
+  'OwnerUin',
+  'ProjectId',
+  'From',
+  'PackageType',
+  'CertificateType',
+  'ProductZhName',
+  'Domain',
+  'Alias',
+  'Status',
+  'CertificateExtra',
+  'VulnerabilityStatus',
+  'StatusMsg',
+  'VerifyType',
+  'CertBeginTime',
+  'CertEndTime',
+  'ValidityPeriod',
+  'InsertTime',
+  'CertificateId',
+  'SubjectAltName',
+  'TypeName',
+  'StatusName',
+  'IsVip',
+  'IsDv',
+  'IsWildcard',
+  'IsVulnerability',
+  'RenewAble',
+  'Deployable',
+  'Tags',
+  'EncryptAlgorithm',
+  'DVAuthDeadline',
+  'ValidationPassedTime',
+  'AwaitingValidationMsg',
+  'AllowDownload',
+  'IsDNSPODResolve',
+];
+const LIST_DEFAULTS: Params = {
+  DVAuthDeadline: null,
+  ValidationPassedTime: null,
+  AwaitingValidationMsg: null,
+  AllowDownload: false,
+  IsDNSPODResolve: false,
+};
+
+function omit(record: StoredCertificate, fields: readonly string[]): Params {
+  const copy: Params = { ...record };
+  for (const field of fields) delete copy[field];
+  return copy;
+}
+
+function listItem(record: StoredCertificate): Params {
+  const item: Params = {};
+  for (const field of LIST_FIELDS) {
+    if (field in record) item[field] = record[field];
+    else if (field in LIST_DEFAULTS) item[field] = LIST_DEFAULTS[field];
+  }
+  // Unlike the detail actions, the list puts the main domain into SubjectAltName. Malformed values
+  // (stored through `add`) pass through untouched.
+  const { Domain: domain, SubjectAltName: san } = record;
+  if (typeof domain === 'string' && (Array.isArray(san) || san === null || san === undefined)) {
+    item.SubjectAltName = [domain, ...(Array.isArray(san) ? san.filter((name) => name !== domain) : [])];
+  }
+  return item;
+}
+
+function domainsOf(record: StoredCertificate): string[] {
+  const domain = typeof record.Domain === 'string' ? [record.Domain] : [];
+  const san = Array.isArray(record.SubjectAltName) ? record.SubjectAltName.filter(isString) : [];
+  return [...new Set([...domain, ...san])];
+}
+
+function dvAuthsOf(record: StoredCertificate): DvAuth[] {
+  const detail = record.DvAuthDetail;
+  if (typeof detail !== 'object' || detail === null) return [];
+  const dvAuths = (detail as { DvAuths?: unknown }).DvAuths;
+  return Array.isArray(dvAuths) ? (dvAuths as DvAuth[]) : [];
+}
+
+const stripWildcard = (domain: string): string => (domain.startsWith('*.') ? domain.slice(2) : domain);
+
+function defaultVerification(
+  record: StoredCertificate,
+  domain: string,
+  dvAuth: DvAuth | undefined,
+): VerificationResult {
+  const verifyType = dvAuth?.DvAuthVerifyType ?? null;
+  if (record.Status === 1) {
+    return {
+      Domain: domain,
+      VerifyType: verifyType,
+      LocalCheck: 1,
+      CaCheck: 2,
+      LocalCheckFailReason: '',
+      CheckValue: [],
+      Frequently: false,
+      Issued: true,
+    };
+  }
+  const [localCheck, reason] =
+    verifyType === 'TXT'
+      ? [-1, 'TXT record not found']
+      : verifyType === 'FILE'
+        ? [-4, 'validation file not found']
+        : [-6, 'CNAME record not found'];
+  return {
+    Domain: domain,
+    VerifyType: verifyType,
+    LocalCheck: localCheck,
+    CaCheck: -1,
+    LocalCheckFailReason: reason,
+    CheckValue: [],
+    Frequently: false,
+    Issued: false,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP plumbing
+
+const ACTIONS = [
+  'DescribeCertificates',
+  'DescribeCertificate',
+  'DescribeCertificateDetail',
+  'CompleteCertificate',
+  'CheckCertificateDomainVerification',
+] as const;
+type Action = (typeof ACTIONS)[number];
+const isAction = (action: string): action is Action => (ACTIONS as readonly string[]).includes(action);
+
+const HTTP_STATUS_TEXT: Readonly<Record<number, string>> = {
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Temporarily Unavailable',
+  504: 'Gateway Time-out',
+};
+
+// What an nginx gateway in front of the API answers when the backend is gone.
+function htmlErrorPage(status: number): string {
+  const title = `${status} ${HTTP_STATUS_TEXT[status] ?? 'Error'}`;
+  return `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`;
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** The body, or undefined when it is larger than the server accepts. */
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size <= MAX_BODY_BYTES ? Buffer.concat(chunks) : undefined));
+    req.on('error', reject);
+  });
+}
+
+function sameText(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+function toApiError(error: unknown): LocalTencentApiError {
+  if (error instanceof LocalTencentApiError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new LocalTencentApiError('InternalError', `Internal error: ${reason}`);
+}
+
+const errorEnvelope = (error: LocalTencentApiError, requestId: string) => ({
+  Response: { Error: { Code: error.code, Message: error.message }, RequestId: requestId },
+});
+
+interface Outcome {
+  outcome: RequestOutcome;
+  errorCode?: string;
+  secretId?: string;
+  params?: unknown;
+}
+
+type TransportFault = Extract<Fault, { kind: 'drop' | 'http' | 'malformed' }>;
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+/** A loopback HTTP server that answers like the Tencent SSL API (service `ssl`, version `2019-12-05`). */
+export async function startTencentServer(options: StartTencentServerOptions): Promise<LocalTencentServer> {
+  const host = options.host ?? '127.0.0.1';
+  const store = options.store ?? new CertificateStore();
+  const faults = new FaultInjector(options.seed ?? 1);
+  const stats = new ServerStats();
+  const jitter = seededRandom((options.seed ?? 1) ^ 0x9e3779b9);
+  const now = options.now ?? Date.now;
+  const closing = new AbortController();
+  const rateLimits = new Map<string, number>(Object.entries(options.rateLimitPerAction ?? {}));
+  const acceptedAt = new Map<string, number[]>();
+  let defaultRateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
+  let clockOffsetSeconds = 0;
+  let credentials = new Map<string, TencentCredential>();
+  let closed: Promise<void> | undefined;
+
+  const setCredentials = (list: readonly TencentCredential[]): void => {
+    credentials = new Map(list.map((credential) => [credential.secretId, { ...credential }]));
+  };
+  setCredentials(options.credentials);
+
+  function authenticate(req: IncomingMessage, body: Buffer, outcome: Outcome): void {
+    const authorization = headerValue(req, 'authorization');
+    if (!authorization) {
+      throw new LocalTencentApiError(
+        'AuthFailure.InvalidAuthorization',
+        'The Authorization header is missing.',
+      );
+    }
+    const parsed = parseTc3Authorization(authorization);
+    if (!parsed) {
+      throw new LocalTencentApiError(
+        'AuthFailure.InvalidAuthorization',
+        'The Authorization header is not a valid TC3-HMAC-SHA256 authorization.',
+      );
+    }
+    const timestampText = headerValue(req, 'x-tc-timestamp');
+    if (!timestampText) {
+      throw new LocalTencentApiError(
+        'MissingParameter',
+        'The request is missing a required parameter `Timestamp`.',
+      );
+    }
+    if (!/^\d{1,12}$/.test(timestampText)) throw invalidParameter('Timestamp', 'expected unix seconds');
+    const timestamp = Number(timestampText);
+
+    const credential = credentials.get(parsed.secretId);
+    if (!credential) {
+      throw new LocalTencentApiError(
+        'AuthFailure.SecretIdNotFound',
+        'The SecretId is not found, please ensure that your SecretId is correct.',
+      );
+    }
+    outcome.secretId = credential.secretId;
+
+    const serverSeconds = Math.floor(now() / 1000) + clockOffsetSeconds;
+    if (Math.abs(serverSeconds - timestamp) > MAX_CLOCK_SKEW_SECONDS) {
+      throw new LocalTencentApiError(
+        'AuthFailure.SignatureExpire',
+        `The signature has expired: timestamp ${timestamp}, server time ${serverSeconds}, allowed skew ${MAX_CLOCK_SKEW_SECONDS} s.`,
+      );
+    }
+    if (parsed.date !== tc3Date(timestamp)) {
+      throw new LocalTencentApiError(
+        'AuthFailure.SignatureFailure',
+        `The credential scope date ${parsed.date} is not the UTC date of the timestamp (${tc3Date(timestamp)}).`,
+      );
+    }
+    if (parsed.service !== SERVICE) {
+      throw new LocalTencentApiError(
+        'AuthFailure.SignatureFailure',
+        `The credential scope service must be \`${SERVICE}\`, not \`${parsed.service}\`.`,
+      );
+    }
+
+    // The headers the client says it signed, with the values as received (the Host with its port).
+    const headers: Record<string, string> = {};
+    for (const name of parsed.signedHeaders) headers[name] = headerValue(req, name) ?? '';
+    const { canonicalRequest } = tc3CanonicalRequest(headers, parsed.signedHeaders, body);
+    const { signature } = tc3Signature(credential.secretKey, SERVICE, timestamp, canonicalRequest);
+    if (!sameText(signature, parsed.signature)) {
+      throw new LocalTencentApiError(
+        'AuthFailure.SignatureFailure',
+        'The provided credentials could not be validated. Please check your signature is correct.',
+      );
+    }
+
+    // X-TC-Token is not signed, so it is checked on its own. A token sent with permanent keys is
+    // refused too: it points at a client mixing up credential sets.
+    const token = headerValue(req, 'x-tc-token') || undefined;
+    const tokenOk =
+      credential.token === undefined
+        ? token === undefined
+        : token !== undefined && sameText(token, credential.token);
+    if (!tokenOk) {
+      throw new LocalTencentApiError(
+        'AuthFailure.TokenFailure',
+        'The token is invalid or does not belong to this SecretId.',
+      );
+    }
+  }
+
+  /**
+   * Sliding window: refuses (returning the limit) when the action already has `limit` accepted
+   * requests within the last second. Refused requests do not count.
+   */
+  function admit(action: string): number | undefined {
+    const limit = rateLimits.get(action) ?? defaultRateLimit;
+    if (limit <= 0 || !Number.isFinite(limit)) return undefined;
+    const at = performance.now();
+    const recent = (acceptedAt.get(action) ?? []).filter((time) => at - time < RATE_WINDOW_MS);
+    acceptedAt.set(action, recent);
+    if (recent.length >= limit) return limit;
+    recent.push(at);
+    return undefined;
+  }
+
+  function requireCertificate(params: Params): StoredCertificate {
+    const id = requiredCertificateId(params);
+    const record = store.get(id);
+    if (!record) {
+      throw new LocalTencentApiError(
+        'FailedOperation.CertificateNotFound',
+        'The certificate does not exist.',
+      );
+    }
+    return record;
+  }
+
+  async function handle(action: Action, params: Params): Promise<Params> {
+    switch (action) {
+      case 'DescribeCertificates': {
+        const offset = optionalInteger(params, 'Offset', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+        const limit = optionalInteger(params, 'Limit', 1, 1000) ?? 10;
+        const statuses = optionalArray(params, 'CertificateStatus', isInteger, 'integers');
+        const ids = optionalArray(params, 'CertIds', isString, 'strings');
+        const searchKey = optionalString(params, 'SearchKey')?.toLowerCase();
+        const certificateType = optionalString(params, 'CertificateType');
+        // Newest order first, as Tencent lists them.
+        const matching = store
+          .list()
+          .reverse()
+          .filter((record) => {
+            if (statuses && !statuses.includes(record.Status as number)) return false;
+            if (ids && !ids.includes(record.CertificateId as string)) return false;
+            if (certificateType && record.CertificateType !== certificateType) return false;
+            if (searchKey) {
+              const haystack = [record.CertificateId, record.Alias, ...domainsOf(record)];
+              return haystack.some(
+                (text) => typeof text === 'string' && text.toLowerCase().includes(searchKey),
+              );
+            }
+            return true;
+          });
+        return {
+          TotalCount: matching.length,
+          Certificates: matching.slice(offset, offset + limit).map(listItem),
+        };
+      }
+      case 'DescribeCertificate':
+        return omit(requireCertificate(params), [...LIST_ONLY_FIELDS, ...KEY_FIELDS]);
+      case 'DescribeCertificateDetail':
+        return omit(requireCertificate(params), LIST_ONLY_FIELDS);
+      case 'CompleteCertificate': {
+        const record = requireCertificate(params);
+        if (!PENDING_STATUSES.includes(record.Status as number)) {
+          throw new LocalTencentApiError(
+            'FailedOperation.CertificateNotFoundOrAudited',
+            'The certificate does not exist or has already been reviewed.',
+          );
+        }
+        return { CertificateId: record.CertificateId };
+      }
+      case 'CheckCertificateDomainVerification': {
+        const record = requireCertificate(params);
+        const domains = domainsOf(record);
+        const dvAuths = dvAuthsOf(record);
+        const results: VerificationResult[] = [];
+        for (const [index, domain] of domains.entries()) {
+          // Items follow the order of the names when there is one per name; otherwise match by domain.
+          const dvAuth =
+            dvAuths.length === domains.length
+              ? dvAuths[index]
+              : dvAuths.find((candidate) => candidate?.DvAuthDomain === stripWildcard(domain));
+          const decided = await options.checkDomainVerification?.({ certificate: record, domain, dvAuth });
+          results.push({ ...defaultVerification(record, domain, dvAuth), ...decided });
+        }
+        return { VerificationResults: results };
+      }
+    }
+  }
+
+  /** The answer to an accepted request: hook or handler, then the schema fault when one applies. */
+  async function respond(
+    action: Action,
+    params: Params,
+    requestId: string,
+    outcome: Outcome,
+    fault: Fault | undefined,
+  ): Promise<unknown> {
+    let payload: Record<string, unknown>;
+    try {
+      const call = { action, params, requestId, secretId: outcome.secretId ?? '', store };
+      const fields = (await options.onAction?.(call)) ?? (await handle(action, params));
+      outcome.outcome = 'success';
+      payload = { Response: { ...fields, RequestId: requestId } };
+    } catch (error) {
+      const apiError = toApiError(error);
+      outcome.outcome = 'error';
+      outcome.errorCode = apiError.code;
+      payload = errorEnvelope(apiError, requestId);
+    }
+    if (fault?.kind !== 'schema') return payload;
+    outcome.outcome = 'fault';
+    const mutated = fault.mutate(payload);
+    return mutated === undefined ? payload : mutated;
+  }
+
+  /** Decides the answer; returns either a JSON payload or a transport fault to act out. */
+  async function decide(
+    req: IncomingMessage,
+    requestId: string,
+    action: string | null,
+    outcome: Outcome,
+  ): Promise<{ payload?: unknown; transport?: TransportFault; latencyMs: number }> {
+    const body = await readBody(req);
+    if (req.method !== 'POST' || req.url !== '/') {
+      throw new LocalTencentApiError(
+        'UnsupportedOperation',
+        'This endpoint only accepts POST / with a JSON body signed with TC3-HMAC-SHA256.',
+      );
+    }
+    if (body === undefined) {
+      throw new LocalTencentApiError(
+        'RequestSizeLimitExceeded',
+        `The request body exceeds ${MAX_BODY_BYTES} bytes.`,
+      );
+    }
+    try {
+      outcome.params = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+    } catch {
+      outcome.params = undefined;
+    }
+
+    try {
+      authenticate(req, body, outcome);
+    } catch (error) {
+      outcome.outcome = 'auth-failure';
+      throw error;
+    }
+
+    const version = headerValue(req, 'x-tc-version');
+    if (!version) {
+      throw new LocalTencentApiError(
+        'MissingParameter',
+        'The request is missing a required parameter `Version`.',
+      );
+    }
+    if (version !== TENCENT_SSL_VERSION) {
+      throw new LocalTencentApiError(
+        'NoSuchVersion',
+        `The API version \`${version}\` does not exist for ssl.`,
+      );
+    }
+    if (!action) {
+      throw new LocalTencentApiError(
+        'MissingParameter',
+        'The request is missing a required parameter `Action`.',
+      );
+    }
+    if (!isAction(action))
+      throw new LocalTencentApiError('InvalidAction', `The action \`${action}\` does not exist.`);
+
+    const limit = admit(action);
+    if (limit !== undefined) {
+      stats.rateLimited += 1;
+      outcome.outcome = 'rate-limited';
+      throw new LocalTencentApiError(
+        'RequestLimitExceeded',
+        `Your current request times equals to \`${limit}\` in a second, which exceeds the frequency limit \`${limit}\` for a second. Please reduce the frequency of calls.`,
+      );
+    }
+
+    const contentType = headerValue(req, 'content-type') ?? '';
+    if (!/^application\/json\b/i.test(contentType)) {
+      throw new LocalTencentApiError('InvalidParameter', 'Content-Type must be application/json.');
+    }
+    const params = outcome.params;
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+      throw new LocalTencentApiError('InvalidParameter', 'The request body must be a JSON object.');
+    }
+
+    // Faults come after authentication and rate limiting so that both stay honestly accounted.
+    const { latencyMs, fault } = faults.decide(action);
+    if (fault?.kind === 'error') {
+      outcome.outcome = 'fault';
+      outcome.errorCode = fault.code;
+      const injected = new LocalTencentApiError(fault.code, fault.message ?? `Injected ${fault.code}.`);
+      return { payload: errorEnvelope(injected, requestId), latencyMs };
+    }
+    if (fault && fault.kind !== 'schema') {
+      outcome.outcome = 'fault';
+      return { transport: fault, latencyMs };
+    }
+    return { payload: await respond(action, params as Params, requestId, outcome, fault), latencyMs };
+  }
+
+  async function answerDelay(extraMs: number): Promise<void> {
+    const latency = options.latencyMs;
+    let ms = extraMs;
+    if (typeof latency === 'number') ms += latency;
+    else if (latency) ms += latency.min + jitter() * (latency.max - latency.min);
+    if (ms > 0) await sleep(ms, undefined, { signal: closing.signal }).catch(() => undefined);
+  }
+
+  function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+    // Date carries the server's own clock (offset included), as a real server's would.
+    res.writeHead(status, {
+      'Content-Type': contentType,
+      'Content-Length': Buffer.byteLength(body),
+      Date: new Date(now() + clockOffsetSeconds * 1000).toUTCString(),
+    });
+    res.end(body);
+  }
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    const at = now();
+    const action = headerValue(req, 'x-tc-action') ?? null;
+    const outcome: Outcome = { outcome: 'error' };
+    let answer: { payload?: unknown; transport?: TransportFault; latencyMs: number };
+    try {
+      answer = await decide(req, requestId, action, outcome);
+    } catch (error) {
+      const apiError = toApiError(error);
+      outcome.errorCode = apiError.code;
+      answer = { payload: errorEnvelope(apiError, requestId), latencyMs: 0 };
+    }
+
+    stats.requests.push({
+      action,
+      at,
+      params: outcome.params,
+      outcome: outcome.outcome,
+      ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+      requestId,
+      ...(outcome.secretId ? { secretId: outcome.secretId } : {}),
+    });
+
+    await answerDelay(answer.latencyMs);
+    if (res.destroyed || closing.signal.aborted) return;
+
+    const { transport } = answer;
+    switch (transport?.kind) {
+      case 'drop':
+        req.socket.destroy();
+        return;
+      case 'http':
+        send(res, transport.status, 'text/html', transport.body ?? htmlErrorPage(transport.status));
+        return;
+      case 'malformed':
+        send(
+          res,
+          200,
+          'application/json',
+          transport.body ?? `{"Response": {"RequestId": "${requestId}", "Certificates": [{"CertificateId": `,
+        );
+        return;
+      default:
+        send(res, 200, 'application/json', JSON.stringify(answer.payload));
+    }
+  }
+
+  const server = createServer((req, res) => {
+    stats.inFlight += 1;
+    stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+    serve(req, res)
+      .catch(() => {
+        if (!res.headersSent && !res.destroyed) send(res, 500, 'text/plain', 'local server failure');
+      })
+      .finally(() => {
+        stats.inFlight -= 1;
+      });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+
+  return {
+    url: `http://${urlHost}:${port}`,
+    host,
+    port,
+    store,
+    faults,
+    stats,
+    setClockOffset(seconds: number) {
+      clockOffsetSeconds = seconds;
+    },
+    resetRateWindows() {
+      acceptedAt.clear();
+    },
+    setRateLimit(limit: number, action?: string) {
+      if (action === undefined) defaultRateLimit = limit;
+      else rateLimits.set(action, limit);
+    },
+    setCredentials,
+    close() {
+      closed ??= new Promise<void>((resolve, reject) => {
+        closing.abort();
+        server.close((error) => (error ? reject(error) : resolve()));
+        // Idle keep-alive sockets would otherwise hold close() open until their timeout.
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}
