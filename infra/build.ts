@@ -2,7 +2,7 @@
  * Bundles each Lambda handler in functions/ on its own (so no handler loads code it does not use)
  * and the command line, with esbuild. Output: dist/<function>/index.mjs and dist/cli.mjs.
  */
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { build } from 'esbuild';
 
@@ -15,7 +15,7 @@ const banner = {
 };
 
 const functionsDir = join(root, 'functions');
-const handlers = readdirSync(functionsDir)
+const handlers = (existsSync(functionsDir) ? readdirSync(functionsDir) : [])
   .filter((file) => file.endsWith('.ts') && statSync(join(functionsDir, file)).isFile())
   .map((file) => basename(file, '.ts'));
 
