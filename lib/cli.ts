@@ -2,6 +2,11 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config.js';
+import { formatStatusReport, formatSyncReport } from './report-format.js';
+import { createRuntime, type Runtime } from './runtime.js';
+import { collectStatus, hasFailures, runSync, type SyncReport } from './sync.js';
+import { TencentApiError } from './tencent/errors.js';
 
 /** Exit codes of the command line contract. */
 export const ExitCode = {
@@ -25,7 +30,121 @@ interface Command {
   run(args: string[], io: CliIo): Promise<number>;
 }
 
-const COMMANDS: Record<string, Command> = {};
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+function parseCommandArgs(args: string[], withDryRun: boolean) {
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      options: {
+        'certificate-id': { type: 'string', multiple: true },
+        'dry-run': { type: 'boolean' },
+        json: { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: true,
+    });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    if (!withDryRun && values['dry-run'])
+      throw new UsageError('--dry-run does not apply: this command writes nothing');
+    const ids = values['certificate-id'] ?? [];
+    const bad = ids.find((id) => !/^[A-Za-z0-9_-]{1,64}$/.test(id));
+    if (bad !== undefined) throw new UsageError(`${JSON.stringify(bad)} is not a Tencent certificate id`);
+    return { certificateIds: ids, dryRun: values['dry-run'] === true, json: values.json === true };
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** Credentials rejected or missing: the run cannot do anything (exit 2). */
+function isUnusable(error: unknown): boolean {
+  if (error instanceof TencentApiError) return error.isAuthFailure;
+  const name = (error as { name?: string } | undefined)?.name ?? '';
+  return [
+    'CredentialsProviderError',
+    'SecretReadError',
+    'AccessDenied',
+    'InvalidClientTokenId',
+    'ExpiredToken',
+  ].includes(name);
+}
+
+/** Loads the configuration, runs `work` with a runtime, maps failures to the exit codes. */
+async function withRuntime(io: CliIo, work: (runtime: Runtime) => Promise<number>): Promise<number> {
+  let runtime: Runtime;
+  try {
+    runtime = createRuntime(loadConfig(io.env), { write: (line) => io.stderr(`${line}\n`) });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr(`${error.message}\n`);
+      return ExitCode.Unusable;
+    }
+    throw error;
+  }
+  try {
+    return await work(runtime);
+  } catch (error) {
+    const message = runtime.redactor.redact(error instanceof Error ? error.message : String(error));
+    io.stderr(`error: ${message}\n`);
+    return isUnusable(error) ? ExitCode.Unusable : ExitCode.PartialFailure;
+  } finally {
+    await runtime.close();
+  }
+}
+
+function print(io: CliIo, json: boolean, report: SyncReport, format: (report: SyncReport) => string): void {
+  io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : format(report));
+}
+
+const COMMANDS: Record<string, Command> = {
+  sync: {
+    summary: 'write the validation records of pending certificates into Route53',
+    usage: `Usage: tencent-ssl-sync sync [--certificate-id ID]... [--dry-run] [--json]
+
+Reads every certificate waiting for DNS validation (or only those named) and upserts its
+validation records into the Route53 zones that hold them. Issued certificates are listed as
+ready for export.
+
+  --certificate-id ID  only this certificate (repeatable)
+  --dry-run            plan and report; write nothing
+  --json               print the report as one JSON document`,
+    async run(args, io) {
+      const options = parseCommandArgs(args, true);
+      return withRuntime(io, async (runtime) => {
+        const report = await runSync(runtime.syncDeps(), {
+          ...(options.certificateIds.length ? { certificateIds: options.certificateIds } : {}),
+          ...(options.dryRun ? { dryRun: true } : {}),
+        });
+        print(io, options.json, report, formatSyncReport);
+        return hasFailures(report) ? ExitCode.PartialFailure : ExitCode.Ok;
+      });
+    },
+  },
+  status: {
+    summary: 'show every certificate, its validation records and whether they are in Route53',
+    usage: `Usage: tencent-ssl-sync status [--certificate-id ID]... [--json]
+
+Shows each certificate's Tencent status and, for those waiting for validation, every
+validation record and whether it is in place in Route53, and the validation deadline.
+Writes nothing.
+
+  --certificate-id ID  only this certificate (repeatable)
+  --json               print one JSON document`,
+    async run(args, io) {
+      const options = parseCommandArgs(args, false);
+      return withRuntime(io, async (runtime) => {
+        const report = await collectStatus(runtime.syncDeps(), {
+          ...(options.certificateIds.length ? { certificateIds: options.certificateIds } : {}),
+        });
+        print(io, options.json, report, formatStatusReport);
+        return ExitCode.Ok;
+      });
+    },
+  },
+};
 
 function helpText(): string {
   const names = Object.keys(COMMANDS);
@@ -75,7 +194,15 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.stdout(`${command.usage}\n`);
     return ExitCode.Ok;
   }
-  return command.run(rest, io);
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`${error.message}\n\n${command.usage}\n`);
+      return ExitCode.Unusable;
+    }
+    throw error;
+  }
 }
 
 const VERSION = '0.1.0';

@@ -1,0 +1,25 @@
+import type { Context } from 'aws-lambda';
+import { loadConfig } from '../lib/config.js';
+import { parseSyncEvent } from '../lib/events.js';
+import { createRuntime } from '../lib/runtime.js';
+import { runSync, summarizeSyncReport } from '../lib/sync.js';
+
+// Built once per cold start; a configuration problem fails the init, loudly.
+const runtime = createRuntime(loadConfig(process.env), {
+  write: (line) => process.stdout.write(`${line}\n`),
+});
+
+/** Time kept back for writing records, waiting for INSYNC and answering, once reading stops. */
+const RESERVE_MS = 60_000;
+const RESERVE_SHARE = 0.3;
+
+/** EventBridge schedule or direct invoke `{certificateIds?}`: one sync run. */
+export async function handler(event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>) {
+  const request = parseSyncEvent(event);
+  const remaining = context.getRemainingTimeInMillis();
+  const deadline = Date.now() + remaining - Math.min(RESERVE_MS, remaining * RESERVE_SHARE);
+  const report = await runSync(runtime.syncDeps(), { ...request, deadline });
+  const summary = summarizeSyncReport(report);
+  runtime.logger.info('sync summary', summary);
+  return summary;
+}

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+/** A Tencent certificate id as the API prints them (8 characters today; a little room for change). */
+export const CertificateIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a Tencent certificate id');
+
+/** EventBridge scheduled event (the sync schedule). */
+export const ScheduledEventSchema = z.object({
+  'detail-type': z.literal('Scheduled Event'),
+  source: z.literal('aws.events'),
+  time: z.string().optional(),
+  id: z.string().optional(),
+});
+
+/** Direct invoke of the sync function (the webhook's full-run hand-off, an operator's test). */
+export const SyncInvokeSchema = z.strictObject({
+  certificateIds: z.array(CertificateIdSchema).min(1).max(1000).optional(),
+});
+
+export const SyncEventSchema = z.union([ScheduledEventSchema, SyncInvokeSchema]);
+
+/** What a sync event asks for: every pending certificate, or the ids named. */
+export function parseSyncEvent(event: unknown): { certificateIds?: string[] } {
+  const parsed = SyncEventSchema.safeParse(event ?? {});
+  if (!parsed.success) {
+    throw new TypeError(
+      `unsupported sync event: expected an EventBridge scheduled event or {"certificateIds": [...]} (${parsed.error.issues
+        .map((issue) => `${issue.path.join('.') || 'event'}: ${issue.message}`)
+        .join('; ')})`,
+    );
+  }
+  return 'certificateIds' in parsed.data && parsed.data.certificateIds
+    ? { certificateIds: parsed.data.certificateIds }
+    : {};
+}

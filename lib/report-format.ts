@@ -1,0 +1,103 @@
+import type { RecordOutcome } from './route53/types.js';
+import type { CertificateReport, SyncReport } from './sync.js';
+
+/** Plain-text tables for people; `--json` prints the report objects instead. */
+
+function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
+  return rows
+    .map((row) =>
+      row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '),
+    )
+    .join('\n');
+}
+
+function shortTime(iso: string | null): string {
+  return iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : '-';
+}
+
+function status(certificate: CertificateReport): string {
+  if (certificate.status === null) return '-';
+  return certificate.statusName
+    ? `${certificate.status} ${certificate.statusName}`
+    : String(certificate.status);
+}
+
+/** How a record's action reads in `status`, where nothing is written: the state it is in. */
+const STATE_WORDS: Record<string, string> = {
+  unchanged: 'in place',
+  created: 'missing',
+  updated: 'differs',
+};
+
+function shorten(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function recordRow(record: RecordOutcome, words: Record<string, string>): string[] {
+  const action = words[record.action] ?? record.action;
+  return [
+    `    ${record.type ?? '?'}`,
+    record.name ?? '(no name)',
+    record.value ? shorten(record.type === 'TXT' ? `"${record.value}"` : record.value, 44) : '',
+    record.zone ? `${record.zone.name} (${record.zone.id})` : '-',
+    record.reason ? `${action}: ${record.reason}` : action,
+  ];
+}
+
+function certificateBlock(certificate: CertificateReport, words: Record<string, string>): string {
+  const lines = [
+    `${certificate.certificateId}  ${certificate.domains.join(', ') || '-'}  [${status(certificate)}]  ${certificate.outcome}${
+      certificate.error ? `: ${certificate.error}` : ''
+    }`,
+  ];
+  if (certificate.validationDeadline && certificate.outcome !== 'issued') {
+    lines.push(`  validation deadline: ${shortTime(certificate.validationDeadline)}`);
+  }
+  if (certificate.records.length > 0) {
+    lines.push('  records:', table(certificate.records.map((record) => recordRow(record, words))));
+  }
+  if (certificate.insync !== undefined)
+    lines.push(`  route53: ${certificate.insync ? 'INSYNC' : 'still PENDING'}`);
+  if (certificate.nudged !== undefined) {
+    lines.push(
+      `  CA nudge: ${certificate.nudged ? 'CompleteCertificate accepted' : 'not accepted (the CA checks on its own)'}`,
+    );
+  }
+  if (certificate.export) {
+    lines.push(
+      `  export: ${certificate.export.result}${certificate.export.detail ? ` (${certificate.export.detail})` : ''}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function summary(report: SyncReport): string {
+  const outcomes = Object.entries(report.totals.byOutcome)
+    .map(([k, v]) => `${v} ${k}`)
+    .join(', ');
+  const records = Object.entries(report.totals.records)
+    .map(([k, v]) => `${v} ${k}`)
+    .join(', ');
+  return `${report.totals.certificates} certificate(s): ${outcomes || 'none'}; records: ${records || 'none'}; Route53 change batches: ${report.totals.route53ChangeBatches}`;
+}
+
+export function formatSyncReport(report: SyncReport): string {
+  const title = report.dryRun ? 'Dry run: nothing was written. What a run would do:\n\n' : '';
+  const body = report.certificates.length
+    ? report.certificates.map((c) => certificateBlock(c, {})).join('\n\n')
+    : 'No certificate to act on.';
+  return `${title}${body}\n\n${summary(report)}\n`;
+}
+
+export function formatStatusReport(report: SyncReport): string {
+  const body = report.certificates.length
+    ? report.certificates.map((c) => certificateBlock(c, STATE_WORDS)).join('\n\n')
+    : 'No certificates.';
+  return `${body}\n`;
+}

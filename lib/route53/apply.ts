@@ -1,0 +1,163 @@
+import {
+  type Change,
+  ChangeResourceRecordSetsCommand,
+  GetChangeCommand,
+  type Route53Client,
+} from '@aws-sdk/client-route-53';
+import type { Clock } from '../clock.js';
+import { type Logger, silentLogger } from '../logger.js';
+
+export interface TaggedChange<T> {
+  change: Change;
+  /** Carried through to the result so the caller knows which of its records each change belongs to. */
+  tag: T;
+}
+
+export interface ApplyResult<T> {
+  /** Accepted batches: Route53's change id (without `/change/`) and the tags of the changes in it. */
+  submitted: Array<{ changeId: string; tags: T[] }>;
+  failed: Array<{ tag: T; reason: string }>;
+}
+
+export interface ApplyOptions {
+  /** ChangeBatch.Comment (Route53 allows up to 256 characters). */
+  comment?: string;
+  logger?: Logger;
+}
+
+/**
+ * Sends `changes` to the zone in one ChangeResourceRecordSets call. Route53 applies a batch
+ * atomically and rejects all of it with `InvalidChangeBatch` when any change is bad, so a
+ * rejected batch is split in halves, again and again, until the bad changes stand alone and
+ * every good one has gone through. Any other error (AccessDenied, NoSuchHostedZone, throttling
+ * the SDK's retries did not overcome) fails the whole batch it hit. An accepted change is never
+ * sent again.
+ */
+export async function applyChanges<T>(
+  client: Route53Client,
+  zoneId: string,
+  changes: Array<TaggedChange<T>>,
+  options: ApplyOptions = {},
+): Promise<ApplyResult<T>> {
+  const logger = options.logger ?? silentLogger;
+  const result: ApplyResult<T> = { submitted: [], failed: [] };
+
+  const submit = async (batch: Array<TaggedChange<T>>): Promise<void> => {
+    try {
+      const output = await client.send(
+        new ChangeResourceRecordSetsCommand({
+          HostedZoneId: zoneId,
+          ChangeBatch: {
+            ...(options.comment ? { Comment: options.comment } : {}),
+            Changes: batch.map((item) => item.change),
+          },
+        }),
+      );
+      const changeId = bareChangeId(output.ChangeInfo?.Id ?? '');
+      result.submitted.push({ changeId, tags: batch.map((item) => item.tag) });
+      logger.info('Route53 accepted changes', { zoneId, changeId, changes: batch.length });
+    } catch (error) {
+      if (errorName(error) === 'InvalidChangeBatch' && batch.length > 1) {
+        const middle = Math.ceil(batch.length / 2);
+        logger.warn('Route53 rejected a change batch; splitting it to isolate the bad changes', {
+          zoneId,
+          changes: batch.length,
+          reason: describeError(error),
+        });
+        await submit(batch.slice(0, middle));
+        await submit(batch.slice(middle));
+        return;
+      }
+      const reason = describeError(error);
+      logger.error('Route53 did not accept changes', { zoneId, changes: batch.length, reason });
+      for (const item of batch) result.failed.push({ tag: item.tag, reason });
+    }
+  };
+
+  if (changes.length > 0) await submit(changes);
+  return result;
+}
+
+/** `/change/C123` → `C123`; GetChange accepts either form. */
+function bareChangeId(id: string): string {
+  return id.replace(/^\/?change\//, '');
+}
+
+function errorName(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
+}
+
+/**
+ * `Name: message`, from the error Route53 returned. InvalidChangeBatch lists every problem in
+ * `messages`. Only the name and message are used: nothing from the request or the credentials.
+ */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return `UnknownError: ${String(error)}`;
+  const messages = (error as { messages?: unknown }).messages;
+  const text =
+    Array.isArray(messages) && messages.length > 0
+      ? messages.filter((message) => typeof message === 'string').join('; ')
+      : error.message;
+  return `${error.name}: ${text || 'no message'}`;
+}
+
+export interface WaitOptions {
+  clock: Clock;
+  /** Give up after this long in all (default 2 minutes); Route53 usually reports INSYNC within 60 seconds. */
+  timeoutMs?: number;
+  /** Wait before the first GetChange (default 1 s), doubling after each round up to `maxDelayMs` (default 10 s). */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  logger?: Logger;
+}
+
+export const DEFAULT_WAIT = { timeoutMs: 120_000, initialDelayMs: 1_000, maxDelayMs: 10_000 } as const;
+
+/**
+ * Polls GetChange until every change is INSYNC or the time is up, waiting longer between rounds
+ * (exponential backoff, bounded by `timeoutMs` in all). Only reads: nothing is resubmitted. A
+ * change whose GetChange fails (after the SDK's retries) is no longer polled and stays pending.
+ */
+export async function waitForInsync(
+  client: Route53Client,
+  changeIds: string[],
+  options: WaitOptions,
+): Promise<{ insync: boolean; pending: string[] }> {
+  const { clock } = options;
+  const logger = options.logger ?? silentLogger;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT.timeoutMs;
+  const maxDelayMs = options.maxDelayMs ?? DEFAULT_WAIT.maxDelayMs;
+  const deadline = clock.now() + timeoutMs;
+
+  const ids = [...new Set(changeIds.filter((id) => id !== ''))];
+  let pending = ids;
+  const unreadable: string[] = [];
+  let delay = Math.min(options.initialDelayMs ?? DEFAULT_WAIT.initialDelayMs, maxDelayMs);
+
+  while (pending.length > 0) {
+    const remaining = deadline - clock.now();
+    if (remaining <= 0) break;
+    await clock.sleep(Math.min(delay, remaining));
+    delay = Math.min(delay * 2, maxDelayMs);
+
+    const stillPending: string[] = [];
+    for (const id of pending) {
+      try {
+        const output = await client.send(new GetChangeCommand({ Id: id }));
+        if (output.ChangeInfo?.Status !== 'INSYNC') stillPending.push(id);
+      } catch (error) {
+        logger.warn('GetChange failed; no longer waiting for this change', {
+          changeId: id,
+          reason: describeError(error),
+        });
+        unreadable.push(id);
+      }
+    }
+    pending = stillPending;
+  }
+
+  const notInsync = ids.filter((id) => unreadable.includes(id) || pending.includes(id));
+  if (pending.length > 0)
+    logger.warn('Route53 changes still pending at the deadline', { pending, timeoutMs });
+  return { insync: notInsync.length === 0, pending: notInsync };
+}

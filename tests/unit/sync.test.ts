@@ -1,0 +1,558 @@
+import {
+  ChangeResourceRecordSetsCommand,
+  GetChangeCommand,
+  type HostedZone,
+  ListHostedZonesCommand,
+  ListResourceRecordSetsCommand,
+  type ResourceRecordSet,
+  Route53Client,
+} from '@aws-sdk/client-route-53';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../lib/logger.js';
+import { hasFailures, runSync, type SyncDeps, type SyncSettings } from '../../lib/sync.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { cname, type FakeCertificate, FakeTencent, txt } from '../helpers/fake-tencent.js';
+
+const route53 = mockClient(Route53Client);
+const COMMENT = 'tencent-ssl-sync: certificate validation records';
+
+const zone = (id: string, name: string, options: { private?: boolean; count?: number } = {}): HostedZone => ({
+  Id: `/hostedzone/${id}`,
+  Name: `${name}.`,
+  CallerReference: id,
+  Config: { PrivateZone: options.private ?? false },
+  ResourceRecordSetCount: options.count ?? 2,
+});
+
+function givenZones(...zones: HostedZone[]) {
+  route53.on(ListHostedZonesCommand).resolves({ HostedZones: zones, IsTruncated: false, MaxItems: 100 });
+}
+
+function givenRecords(zoneId: string, sets: ResourceRecordSet[]) {
+  route53
+    .on(ListResourceRecordSetsCommand, { HostedZoneId: zoneId })
+    .resolves({ ResourceRecordSets: sets, IsTruncated: false, MaxItems: 300 });
+}
+
+let changeCounter = 0;
+function acceptChanges() {
+  route53.on(ChangeResourceRecordSetsCommand).callsFake(async () => ({
+    ChangeInfo: { Id: `/change/C${++changeCounter}`, Status: 'PENDING', SubmittedAt: new Date() },
+  }));
+  route53.on(GetChangeCommand).callsFake(async (input: { Id: string }) => ({
+    ChangeInfo: { Id: input.Id, Status: 'INSYNC', SubmittedAt: new Date() },
+  }));
+}
+
+function changeInputs() {
+  return route53.commandCalls(ChangeResourceRecordSetsCommand).map((call) => call.args[0].input);
+}
+
+const upsert = (name: string, type: 'CNAME' | 'TXT', values: string[], ttl = 60) => ({
+  Action: 'UPSERT',
+  ResourceRecordSet: {
+    Name: name,
+    Type: type,
+    TTL: ttl,
+    ResourceRecords: values.map((Value) => ({ Value })),
+  },
+});
+
+let clock: FakeClock;
+function deps(certificates: FakeCertificate[], settings: Partial<SyncSettings> = {}) {
+  const tencent = new FakeTencent(certificates);
+  const d: SyncDeps = {
+    tencent,
+    route53: new Route53Client({ region: 'us-east-1' }),
+    clock,
+    logger: silentLogger,
+    settings: {
+      allowedDomains: ['example.com', 'example.net'],
+      zoneOverrides: [],
+      recordTtl: 60,
+      waitForInsync: true,
+      dryRun: false,
+      ...settings,
+    },
+  };
+  return { deps: d, tencent };
+}
+
+beforeEach(() => {
+  route53.reset();
+  changeCounter = 0;
+  clock = new FakeClock();
+  givenZones(zone('ZCOM', 'example.com'), zone('ZNET', 'example.net'));
+  givenRecords('ZCOM', []);
+  givenRecords('ZNET', []);
+  acceptChanges();
+});
+
+const CA = 'a3108492878a2d98.cc7346307ff022fc.cmcdpcwca5iljv.trust-provider.com';
+
+describe('runSync writes validation records', () => {
+  it('upserts a CNAME when the validation record is missing', async () => {
+    const { deps: d } = deps([
+      {
+        id: 'c1',
+        domain: 'www.example.com',
+        dvAuths: [cname('_abc.www.example.com', CA, 'www.example.com')],
+      },
+    ]);
+    const report = await runSync(d);
+
+    expect(changeInputs()).toEqual([
+      {
+        HostedZoneId: 'ZCOM',
+        ChangeBatch: { Comment: COMMENT, Changes: [upsert('_abc.www.example.com', 'CNAME', [CA])] },
+      },
+    ]);
+    expect(report.certificates[0]).toMatchObject({
+      certificateId: 'c1',
+      outcome: 'validating',
+      insync: true,
+      nudged: true,
+    });
+    expect(report.certificates[0]?.records).toEqual([
+      expect.objectContaining({
+        name: '_abc.www.example.com',
+        action: 'created',
+        zone: { id: 'ZCOM', name: 'example.com' },
+      }),
+    ]);
+  });
+
+  it('upserts a quoted TXT record at _dnsauth', async () => {
+    const { deps: d } = deps([
+      { id: 'c1', domain: 'example.com', dvAuths: [txt('20261128000000abc', 'example.com')] },
+    ]);
+    await runSync(d);
+    expect(changeInputs()).toEqual([
+      {
+        HostedZoneId: 'ZCOM',
+        ChangeBatch: {
+          Comment: COMMENT,
+          Changes: [upsert('_dnsauth.example.com', 'TXT', ['"20261128000000abc"'])],
+        },
+      },
+    ]);
+  });
+
+  it('sends one batch per zone for a certificate spanning zones', async () => {
+    const { deps: d } = deps([
+      {
+        id: 'multi',
+        domain: 'example.com',
+        altNames: ['www.example.com', 'example.net'],
+        dvAuths: [
+          cname('_a.example.com', 'a.ca.test', 'example.com'),
+          cname('_b.www.example.com', 'b.ca.test', 'www.example.com'),
+          cname('_c.example.net', 'c.ca.test', 'example.net'),
+        ],
+      },
+    ]);
+    const report = await runSync(d);
+    const inputs = changeInputs().sort((a, b) =>
+      String(a.HostedZoneId).localeCompare(String(b.HostedZoneId)),
+    );
+    expect(inputs).toEqual([
+      {
+        HostedZoneId: 'ZCOM',
+        ChangeBatch: {
+          Comment: COMMENT,
+          Changes: [
+            upsert('_a.example.com', 'CNAME', ['a.ca.test']),
+            upsert('_b.www.example.com', 'CNAME', ['b.ca.test']),
+          ],
+        },
+      },
+      {
+        HostedZoneId: 'ZNET',
+        ChangeBatch: { Comment: COMMENT, Changes: [upsert('_c.example.net', 'CNAME', ['c.ca.test'])] },
+      },
+    ]);
+    expect(report.totals.route53ChangeBatches).toBe(2);
+  });
+
+  it('writes into a delegated sub-zone and its parent separately', async () => {
+    givenZones(zone('ZCOM', 'example.com'), zone('ZSUB', 'sub.example.com'));
+    givenRecords('ZSUB', []);
+    const { deps: d } = deps([
+      {
+        id: 'c1',
+        domain: 'example.com',
+        altNames: ['api.sub.example.com'],
+        dvAuths: [
+          cname('_a.example.com', 'a.ca.test', 'example.com'),
+          cname('_b.api.sub.example.com', 'b.ca.test', 'api.sub.example.com'),
+        ],
+      },
+    ]);
+    await runSync(d);
+    const byZone = Object.fromEntries(changeInputs().map((i) => [i.HostedZoneId, i.ChangeBatch?.Changes]));
+    expect(byZone).toEqual({
+      ZCOM: [upsert('_a.example.com', 'CNAME', ['a.ca.test'])],
+      ZSUB: [upsert('_b.api.sub.example.com', 'CNAME', ['b.ca.test'])],
+    });
+  });
+
+  it('puts the apex and wildcard TXT values in one record set', async () => {
+    const { deps: d } = deps([
+      {
+        id: 'w',
+        domain: 'example.com',
+        altNames: ['*.example.com'],
+        dvAuths: [txt('apex-token', 'example.com'), txt('wild-token', '*.example.com')],
+      },
+    ]);
+    await runSync(d);
+    expect(changeInputs()).toEqual([
+      {
+        HostedZoneId: 'ZCOM',
+        ChangeBatch: {
+          Comment: COMMENT,
+          Changes: [upsert('_dnsauth.example.com', 'TXT', ['"apex-token"', '"wild-token"'])],
+        },
+      },
+    ]);
+  });
+
+  it('keeps a TXT value another order already put there', async () => {
+    givenRecords('ZCOM', [
+      {
+        Name: '_dnsauth.example.com.',
+        Type: 'TXT',
+        TTL: 300,
+        ResourceRecords: [{ Value: '"older-order-token"' }],
+      },
+    ]);
+    const { deps: d } = deps([
+      { id: 'c1', domain: 'example.com', dvAuths: [txt('new-token', 'example.com')] },
+    ]);
+    const report = await runSync(d);
+    expect(changeInputs()[0]?.ChangeBatch?.Changes).toEqual([
+      upsert('_dnsauth.example.com', 'TXT', ['"older-order-token"', '"new-token"']),
+    ]);
+    expect(report.certificates[0]?.records[0]?.action).toBe('updated');
+  });
+
+  it('reports a conflicting record and still writes the rest of the zone', async () => {
+    givenRecords('ZCOM', [
+      { Name: '_x.www.example.com.', Type: 'TXT', TTL: 300, ResourceRecords: [{ Value: '"other"' }] },
+    ]);
+    const { deps: d } = deps([
+      {
+        id: 'clash',
+        domain: 'www.example.com',
+        dvAuths: [cname('_x.www.example.com', 'x.ca.test', 'www.example.com')],
+      },
+      {
+        id: 'fine',
+        domain: 'api.example.com',
+        dvAuths: [cname('_y.api.example.com', 'y.ca.test', 'api.example.com')],
+      },
+    ]);
+    const report = await runSync(d);
+    expect(changeInputs()).toEqual([
+      {
+        HostedZoneId: 'ZCOM',
+        ChangeBatch: { Comment: COMMENT, Changes: [upsert('_y.api.example.com', 'CNAME', ['y.ca.test'])] },
+      },
+    ]);
+    const clash = report.certificates.find((c) => c.certificateId === 'clash');
+    expect(clash?.outcome).toBe('blocked');
+    expect(clash?.records[0]).toMatchObject({ action: 'conflict', reason: expect.stringMatching(/TXT/) });
+    expect(hasFailures(report)).toBe(true);
+  });
+
+  it('writes nothing again when every record is already in place', async () => {
+    givenRecords('ZCOM', [
+      { Name: '_abc.www.example.com.', Type: 'CNAME', TTL: 60, ResourceRecords: [{ Value: `${CA}.` }] },
+    ]);
+    const { deps: d, tencent } = deps([
+      {
+        id: 'c1',
+        domain: 'www.example.com',
+        dvAuths: [cname('_abc.www.example.com', CA, 'www.example.com')],
+      },
+    ]);
+    const report = await runSync(d);
+    expect(changeInputs()).toEqual([]);
+    expect(route53.commandCalls(GetChangeCommand)).toHaveLength(0);
+    expect(tencent.count('CompleteCertificate')).toBe(0);
+    expect(report.certificates[0]?.records[0]?.action).toBe('unchanged');
+    expect(report.certificates[0]?.outcome).toBe('validating');
+  });
+});
+
+describe('runSync refuses what it must not write', () => {
+  it.each([
+    [
+      'a name outside the certificate',
+      cname('_a.other.example.com', 'a.ca.test', 'other.example.com'),
+      /certificate/,
+    ],
+    [
+      'a name outside the allow-list',
+      cname('_a.www.example.org', 'a.ca.test', 'www.example.org'),
+      /ALLOWED_DOMAINS|allow/,
+    ],
+    [
+      'a name whose first label has no underscore',
+      cname('www.example.com', 'a.ca.test', 'www.example.com'),
+      /_/,
+    ],
+  ])('refuses %s and writes nothing', async (_label, dvAuth, reason) => {
+    const { deps: d } = deps([
+      { id: 'c1', domain: 'www.example.com', altNames: ['www.example.org'], dvAuths: [dvAuth] },
+    ]);
+    const report = await runSync(d);
+    expect(changeInputs()).toEqual([]);
+    expect(report.certificates[0]?.records[0]).toMatchObject({
+      action: 'refused',
+      reason: expect.stringMatching(reason),
+    });
+    expect(report.certificates[0]?.outcome).toBe('blocked');
+  });
+
+  it('skips FILE validation, which DNS cannot serve', async () => {
+    const { deps: d } = deps([
+      {
+        id: 'f',
+        domain: 'www.example.com',
+        dvAuths: [
+          {
+            DvAuthVerifyType: 'FILE',
+            DvAuthPath: '/.well-known/pki-validation/x.txt',
+            DvAuthValue: 'v',
+            DvAuthDomain: 'www.example.com',
+          },
+        ],
+      },
+    ]);
+    const report = await runSync(d);
+    expect(changeInputs()).toEqual([]);
+    expect(route53.commandCalls(ListHostedZonesCommand)).toHaveLength(0);
+    expect(report.certificates[0]?.records[0]?.action).toBe('skipped');
+  });
+
+  it('writes nothing and says how to fix it when ALLOWED_DOMAINS is unset', async () => {
+    const { deps: d } = deps(
+      [
+        {
+          id: 'c1',
+          domain: 'www.example.com',
+          dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+        },
+      ],
+      {
+        allowedDomains: undefined,
+      },
+    );
+    const report = await runSync(d);
+    expect(route53.calls()).toHaveLength(0);
+    expect(report.certificates[0]?.records[0]?.reason).toMatch(/ALLOWED_DOMAINS=example\.com/);
+  });
+
+  it('reports two public zones of one name as ambiguous and writes to neither', async () => {
+    givenZones(zone('ZONE1', 'example.com'), zone('ZONE2', 'example.com'));
+    const { deps: d } = deps([
+      {
+        id: 'c1',
+        domain: 'www.example.com',
+        dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+      },
+    ]);
+    const report = await runSync(d);
+    expect(changeInputs()).toEqual([]);
+    expect(report.certificates[0]?.records[0]).toMatchObject({
+      action: 'failed',
+      reason: expect.stringMatching(/ambiguous.*ROUTE53_ZONES/),
+    });
+  });
+
+  it('uses the configured zone over discovery', async () => {
+    givenZones(
+      zone('ZONE1', 'example.com'),
+      zone('ZONE2', 'example.com'),
+      zone('ZPRIV', 'example.com', { private: true }),
+    );
+    givenRecords('ZONE2', []);
+    const { deps: d } = deps(
+      [
+        {
+          id: 'c1',
+          domain: 'www.example.com',
+          dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+        },
+      ],
+      {
+        zoneOverrides: [{ domain: 'example.com', hostedZoneId: 'ZONE2' }],
+      },
+    );
+    await runSync(d);
+    expect(changeInputs().map((i) => i.HostedZoneId)).toEqual(['ZONE2']);
+  });
+});
+
+describe('runSync under failure', () => {
+  it('splits a rejected batch so the good records still go through', async () => {
+    route53
+      .on(ChangeResourceRecordSetsCommand)
+      .callsFake(
+        async (input: { ChangeBatch: { Changes: Array<{ ResourceRecordSet: { Name: string } }> } }) => {
+          if (input.ChangeBatch.Changes.some((c) => c.ResourceRecordSet.Name === '_bad.www.example.com')) {
+            throw Object.assign(
+              new Error('[RRSet with DNS name _bad.www.example.com. is not permitted in zone example.com.]'),
+              {
+                name: 'InvalidChangeBatch',
+              },
+            );
+          }
+          return {
+            ChangeInfo: { Id: `/change/C${++changeCounter}`, Status: 'PENDING', SubmittedAt: new Date() },
+          };
+        },
+      );
+    const { deps: d } = deps([
+      {
+        id: 'bad',
+        domain: 'www.example.com',
+        dvAuths: [cname('_bad.www.example.com', 'b.ca.test', 'www.example.com')],
+      },
+      {
+        id: 'good',
+        domain: 'api.example.com',
+        dvAuths: [cname('_good.api.example.com', 'g.ca.test', 'api.example.com')],
+      },
+    ]);
+    const report = await runSync(d);
+    const batches = changeInputs().map((i) => i.ChangeBatch?.Changes?.map((c) => c.ResourceRecordSet?.Name));
+    expect(batches).toEqual([
+      ['_bad.www.example.com', '_good.api.example.com'],
+      ['_bad.www.example.com'],
+      ['_good.api.example.com'],
+    ]);
+    const outcome = (id: string) => report.certificates.find((c) => c.certificateId === id);
+    expect(outcome('good')).toMatchObject({ outcome: 'validating', insync: true });
+    expect(outcome('bad')).toMatchObject({ outcome: 'failed' });
+    expect(outcome('bad')?.records[0]?.reason).toMatch(/not permitted/);
+  });
+
+  it('polls until PENDING turns INSYNC, then asks the CA to check', async () => {
+    let polls = 0;
+    route53.on(GetChangeCommand).callsFake(async (input: { Id: string }) => ({
+      ChangeInfo: { Id: input.Id, Status: ++polls < 3 ? 'PENDING' : 'INSYNC', SubmittedAt: new Date() },
+    }));
+    const { deps: d, tencent } = deps([
+      {
+        id: 'c1',
+        domain: 'www.example.com',
+        dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+      },
+    ]);
+    const report = await runSync(d);
+    expect(polls).toBe(3);
+    expect(clock.sleeps.length).toBeGreaterThanOrEqual(3);
+    expect(report.certificates[0]).toMatchObject({ insync: true, nudged: true });
+    expect(tencent.calls.at(-1)).toEqual({ action: 'CompleteCertificate', id: 'c1' });
+    expect(changeInputs()).toHaveLength(1);
+  });
+
+  it('does not nudge the CA while the change is still PENDING at the deadline', async () => {
+    route53.on(GetChangeCommand).callsFake(async (input: { Id: string }) => ({
+      ChangeInfo: { Id: input.Id, Status: 'PENDING', SubmittedAt: new Date() },
+    }));
+    const { deps: d, tencent } = deps(
+      [
+        {
+          id: 'c1',
+          domain: 'www.example.com',
+          dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+        },
+      ],
+      {
+        insyncTimeoutMs: 30_000,
+      },
+    );
+    const report = await runSync(d);
+    expect(report.certificates[0]?.insync).toBe(false);
+    expect(tencent.count('CompleteCertificate')).toBe(0);
+    expect(changeInputs()).toHaveLength(1);
+  });
+
+  it('goes on with the other certificates when one cannot be read', async () => {
+    const { deps: d } = deps([
+      { id: 'broken', domain: 'www.example.com', describeError: 'InternalError' },
+      {
+        id: 'fine',
+        domain: 'api.example.com',
+        dvAuths: [cname('_y.api.example.com', 'y.ca.test', 'api.example.com')],
+      },
+    ]);
+    const report = await runSync(d);
+    expect(report.certificates.find((c) => c.certificateId === 'broken')).toMatchObject({
+      outcome: 'failed',
+      error: expect.stringContaining('InternalError'),
+    });
+    expect(report.certificates.find((c) => c.certificateId === 'fine')?.outcome).toBe('validating');
+  });
+
+  it('fails the whole run when Tencent rejects the credentials', async () => {
+    const { deps: d } = deps([
+      { id: 'c1', domain: 'www.example.com', describeError: 'AuthFailure.UnauthorizedOperation' },
+    ]);
+    await expect(runSync(d)).rejects.toMatchObject({ code: 'AuthFailure.UnauthorizedOperation' });
+  });
+
+  it('starts nothing new past the deadline and reports what it left', async () => {
+    const { deps: d, tencent } = deps([
+      {
+        id: 'c1',
+        domain: 'www.example.com',
+        dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+      },
+    ]);
+    const report = await runSync(d, { deadline: clock.now() - 1 });
+    expect(tencent.count('DescribeCertificate')).toBe(0);
+    expect(report.certificates[0]).toMatchObject({ outcome: 'deferred' });
+    expect(changeInputs()).toEqual([]);
+  });
+});
+
+describe('runSync dry run and hand-off', () => {
+  it('plans everything and writes nothing in a dry run', async () => {
+    const { deps: d, tencent } = deps([
+      {
+        id: 'c1',
+        domain: 'www.example.com',
+        dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+      },
+    ]);
+    const report = await runSync(d, { dryRun: true });
+    expect(changeInputs()).toEqual([]);
+    expect(tencent.count('CompleteCertificate')).toBe(0);
+    expect(report.dryRun).toBe(true);
+    expect(report.certificates[0]?.records[0]).toMatchObject({
+      action: 'created',
+      name: '_a.www.example.com',
+    });
+  });
+
+  it('lists issued certificates as ready for export without reading their details', async () => {
+    const { deps: d, tencent } = deps([{ id: 'done', domain: 'www.example.com', status: 1 }]);
+    const report = await runSync(d);
+    expect(tencent.count('DescribeCertificate')).toBe(0);
+    expect(report.certificates[0]).toMatchObject({ outcome: 'issued', export: { result: 'ready' } });
+    expect(hasFailures(report)).toBe(false);
+  });
+
+  it('reports an id Tencent does not know', async () => {
+    const { deps: d } = deps([]);
+    const report = await runSync(d, { certificateIds: ['nope1234'] });
+    expect(report.certificates).toEqual([
+      expect.objectContaining({ certificateId: 'nope1234', outcome: 'not-found' }),
+    ]);
+  });
+});
