@@ -1,10 +1,17 @@
-import { CreateHostedZoneCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import {
+  CreateHostedZoneCommand,
+  ListResourceRecordSetsCommand,
+  Route53Client,
+} from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CertificateStore } from '../../infra/local/certificate-store.js';
 import { type LocalTencentServer, startTencentServer } from '../../infra/local/tencent-server.js';
 import { type MotoServer, motoEnv, startMoto } from '../helpers/moto.js';
 
-const CREDENTIALS = { secretId: 'AKIDhandler00000000000000000000000', secretKey: 'handler-secret-key-0000000000000' };
+const CREDENTIALS = {
+  secretId: 'AKIDhandler00000000000000000000000',
+  secretKey: 'handler-secret-key-0000000000000',
+};
 const scheduledEvent = {
   version: '0',
   id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
@@ -20,7 +27,10 @@ const context = (ms: number) => ({ getRemainingTimeInMillis: () => ms });
 
 let moto: MotoServer;
 let tencent: LocalTencentServer;
-let handler: (event: unknown, context: { getRemainingTimeInMillis(): number }) => Promise<Record<string, unknown>>;
+let handler: (
+  event: unknown,
+  context: { getRemainingTimeInMillis(): number },
+) => Promise<Record<string, unknown>>;
 let zoneId: string;
 const store = new CertificateStore({ seed: 3 });
 const logLines: string[] = [];
@@ -38,7 +48,9 @@ beforeAll(async () => {
     vi.stubEnv(key, value);
   }
   const route53 = new Route53Client({});
-  const zone = await route53.send(new CreateHostedZoneCommand({ Name: 'example.com', CallerReference: 'handler' }));
+  const zone = await route53.send(
+    new CreateHostedZoneCommand({ Name: 'example.com', CallerReference: 'handler' }),
+  );
   zoneId = String(zone.HostedZone?.Id);
   route53.destroy();
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
@@ -60,7 +72,12 @@ describe('sync Lambda handler', () => {
     const cert = store.addPending({ domain: 'www.example.com' });
     const summary = await handler(scheduledEvent, context(300_000));
 
-    expect(summary).toMatchObject({ dryRun: false, certificates: 1, byOutcome: { validating: 1 }, route53ChangeBatches: 1 });
+    expect(summary).toMatchObject({
+      dryRun: false,
+      certificates: 1,
+      byOutcome: { validating: 1 },
+      route53ChangeBatches: 1,
+    });
     const route53 = new Route53Client({});
     const sets = await route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId }));
     route53.destroy();
@@ -89,12 +106,18 @@ describe('sync Lambda handler', () => {
   });
 
   it('fails the invocation on an event it does not understand', async () => {
-    await expect(handler({ certificateIds: 'all' }, context(300_000))).rejects.toThrow(/unsupported sync event/);
+    await expect(handler({ certificateIds: 'all' }, context(300_000))).rejects.toThrow(
+      /unsupported sync event/,
+    );
   });
 
   it('fails the invocation when Tencent rejects the credentials, so alarms see it', async () => {
-    tencent.setCredentials([{ secretId: 'AKIDsomeoneelse000000000000000000', secretKey: 'x-other-key-000000' }]);
-    await expect(handler(scheduledEvent, context(300_000))).rejects.toMatchObject({ code: 'AuthFailure.SecretIdNotFound' });
+    tencent.setCredentials([
+      { secretId: 'AKIDsomeoneelse000000000000000000', secretKey: 'x-other-key-000000' },
+    ]);
+    await expect(handler(scheduledEvent, context(300_000))).rejects.toMatchObject({
+      code: 'AuthFailure.SecretIdNotFound',
+    });
     tencent.setCredentials([CREDENTIALS]);
   });
 });
