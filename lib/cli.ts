@@ -3,9 +3,10 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
-import { formatStatusReport, formatSyncReport } from './report-format.js';
+import { exportCertificates, isExportFailure } from './export.js';
+import { formatExportReport, formatStatusReport, formatSyncReport } from './report-format.js';
 import { createRuntime, type Runtime } from './runtime.js';
-import { collectStatus, hasFailures, runSync, type SyncReport } from './sync.js';
+import { collectStatus, hasFailures, runSync } from './sync.js';
 import { TencentApiError } from './tencent/errors.js';
 
 /** Exit codes of the command line contract. */
@@ -95,7 +96,7 @@ async function withRuntime(io: CliIo, work: (runtime: Runtime) => Promise<number
   }
 }
 
-function print(io: CliIo, json: boolean, report: SyncReport, format: (report: SyncReport) => string): void {
+function print<R>(io: CliIo, json: boolean, report: R, format: (report: R) => string): void {
   io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : format(report));
 }
 
@@ -105,8 +106,8 @@ const COMMANDS: Record<string, Command> = {
     usage: `Usage: tencent-ssl-sync sync [--certificate-id ID]... [--dry-run] [--json]
 
 Reads every certificate waiting for DNS validation (or only those named) and upserts its
-validation records into the Route53 zones that hold them. Issued certificates are listed as
-ready for export.
+validation records into the Route53 zones that hold them. Issued certificates are exported to
+Secrets Manager (or queued for export when EXPORT_QUEUE_URL is set).
 
   --certificate-id ID  only this certificate (repeatable)
   --dry-run            plan and report; write nothing
@@ -123,13 +124,35 @@ ready for export.
       });
     },
   },
+  export: {
+    summary: 'write issued certificates into Secrets Manager when they changed',
+    usage: `Usage: tencent-ssl-sync export [--certificate-id ID]... [--dry-run] [--json]
+
+Reads every issued certificate (or only those named), verifies its PEMs and writes them to
+Secrets Manager as a new secret version, only when the secret does not already hold it.
+
+  --certificate-id ID  only this certificate (repeatable)
+  --dry-run            verify and report; write nothing
+  --json               print the report as one JSON document`,
+    async run(args, io) {
+      const options = parseCommandArgs(args, true);
+      return withRuntime(io, async (runtime) => {
+        const report = await exportCertificates(runtime.exportDeps(), {
+          ...(options.certificateIds.length ? { certificateIds: options.certificateIds } : {}),
+          ...(options.dryRun ? { dryRun: true } : {}),
+        });
+        print(io, options.json, report, formatExportReport);
+        return report.certificates.some(isExportFailure) ? ExitCode.PartialFailure : ExitCode.Ok;
+      });
+    },
+  },
   status: {
     summary: 'show every certificate, its validation records and whether they are in Route53',
     usage: `Usage: tencent-ssl-sync status [--certificate-id ID]... [--json]
 
 Shows each certificate's Tencent status and, for those waiting for validation, every
-validation record and whether it is in place in Route53, and the validation deadline.
-Writes nothing.
+validation record and whether it is in place in Route53, and the validation deadline; for
+issued ones, what Secrets Manager holds (exported, stale, missing). Writes nothing.
 
   --certificate-id ID  only this certificate (repeatable)
   --json               print one JSON document`,

@@ -32,3 +32,18 @@ export function parseSyncEvent(event: unknown): { certificateIds?: string[] } {
     ? { certificateIds: parsed.data.certificateIds }
     : {};
 }
+
+/** Direct invoke of the export function. */
+export const ExportInvokeSchema = z.strictObject({
+  certificateIds: z.array(CertificateIdSchema).min(1).max(1000),
+});
+
+/** The parts of an SQS record the export function reads. */
+export const SqsRecordSchema = z.object({
+  messageId: z.string(),
+  body: z.string(),
+  eventSource: z.literal('aws:sqs'),
+});
+
+export const SqsEventSchema = z.object({ Records: z.array(SqsRecordSchema).min(1) });
+export type SqsRecord = z.infer<typeof SqsRecordSchema>;

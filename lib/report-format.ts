@@ -1,3 +1,4 @@
+import type { ExportEntry, ExportReport } from './export.js';
 import type { RecordOutcome } from './route53/types.js';
 import type { CertificateReport, SyncReport } from './sync.js';
 
@@ -35,6 +36,17 @@ const STATE_WORDS: Record<string, string> = {
   updated: 'differs',
 };
 
+function exportLine(entry: ExportEntry): string {
+  const facts = [
+    entry.secretName && `secret ${entry.secretName}`,
+    entry.versionId && `version ${entry.versionId}`,
+    entry.notAfter && `expires ${shortTime(entry.notAfter)}`,
+    entry.reason,
+  ].filter(Boolean);
+  const word = entry.result === 'unchanged' ? 'exported' : entry.result;
+  return facts.length ? `${word} (${facts.join(', ')})` : word;
+}
+
 function shorten(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
@@ -69,11 +81,7 @@ function certificateBlock(certificate: CertificateReport, words: Record<string, 
       `  CA nudge: ${certificate.nudged ? 'CompleteCertificate accepted' : 'not accepted (the CA checks on its own)'}`,
     );
   }
-  if (certificate.export) {
-    lines.push(
-      `  export: ${certificate.export.result}${certificate.export.detail ? ` (${certificate.export.detail})` : ''}`,
-    );
-  }
+  if (certificate.export) lines.push(`  export: ${exportLine(certificate.export)}`);
   return lines.join('\n');
 }
 
@@ -100,4 +108,28 @@ export function formatStatusReport(report: SyncReport): string {
     ? report.certificates.map((c) => certificateBlock(c, STATE_WORDS)).join('\n\n')
     : 'No certificates.';
   return `${body}\n`;
+}
+
+export function formatExportReport(report: ExportReport): string {
+  const title = report.dryRun ? 'Dry run: nothing was written. What an export would do:\n\n' : '';
+  const rows = report.certificates.map((entry) => [
+    entry.certificateId,
+    entry.domain ?? '-',
+    entry.secretName ?? '-',
+    entry.result,
+    [
+      entry.versionId && `version ${entry.versionId}`,
+      entry.notAfter && `expires ${shortTime(entry.notAfter)}`,
+      entry.reason,
+    ]
+      .filter(Boolean)
+      .join(', '),
+  ]);
+  const totals = Object.entries(report.totals)
+    .map(([k, v]) => `${v} ${k}`)
+    .join(', ');
+  const body = rows.length
+    ? table([['CERTIFICATE', 'DOMAIN', 'SECRET', 'RESULT', 'DETAIL'], ...rows])
+    : 'No issued certificate.';
+  return `${title}${body}\n\n${report.certificates.length} certificate(s): ${totals || 'none'}\n`;
 }

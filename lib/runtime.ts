@@ -1,11 +1,14 @@
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
+import { describeExportState, type ExportDeps, exportInline, exportViaQueue } from './export.js';
 import { JsonLogger, type Logger } from './logger.js';
 import { Redactor } from './redact.js';
 import { createRoute53Client } from './route53/client.js';
 import { readTencentCredentialsSecret } from './secrets/credentials.js';
+import { enqueueExports } from './sqs/export-queue.js';
 import type { SyncDeps } from './sync.js';
 import { TencentClient, type TencentCredentials } from './tencent/client.js';
 import { TencentSslApi } from './tencent/ssl-api.js';
@@ -20,6 +23,7 @@ export interface Runtime {
   route53: Route53Client;
   secrets: SecretsManagerClient;
   syncDeps(): SyncDeps;
+  exportDeps(): ExportDeps;
   close(): Promise<void>;
 }
 
@@ -65,6 +69,25 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     logger: logger.child({ system: 'route53' }),
   });
   const tencent = new TencentSslApi(tencentClient);
+  const exportDeps: ExportDeps = {
+    tencent,
+    secrets,
+    clock,
+    logger,
+    settings: {
+      nameTemplate: config.secrets.nameTemplate,
+      kmsKeyId: config.secrets.kmsKeyId,
+      dryRun: config.dryRun,
+    },
+  };
+  const queueUrl = config.exportQueueUrl;
+  let sqs: SQSClient | undefined;
+  const onIssued = queueUrl
+    ? exportViaQueue(exportDeps, (ids) => {
+        sqs ??= new SQSClient({});
+        return enqueueExports(sqs, queueUrl, ids);
+      })
+    : exportInline(exportDeps);
   return {
     config,
     logger,
@@ -73,11 +96,14 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     tencent,
     route53,
     secrets,
+    exportDeps: () => exportDeps,
     syncDeps: () => ({
       tencent,
       route53,
       clock,
       logger,
+      onIssued,
+      exportState: (items) => describeExportState(exportDeps, items),
       settings: {
         allowedDomains: config.allowedDomains,
         zoneOverrides: config.route53.zones,
@@ -90,6 +116,7 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
       await tencentClient.close();
       route53.destroy();
       secrets.destroy();
+      sqs?.destroy();
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import type { Clock } from './clock.js';
 import type { ZoneOverride } from './config.js';
+import { type ExportEntry, type IssuedCertificateHandler, isExportFailure } from './export.js';
 import type { Logger } from './logger.js';
 import { mapPool } from './pool.js';
 import { applyChanges, waitForInsync } from './route53/apply.js';
@@ -32,16 +33,6 @@ export interface SyncSettings {
   dryRun: boolean;
 }
 
-/** Receives the issued certificates of a run (the export queue, or export inline). */
-export type IssuedCertificateHandler = (certificates: CertificateListItem[]) => Promise<ExportHandoff[]>;
-
-export interface ExportHandoff {
-  certificateId: string;
-  /** `queued`, `exported`, `unchanged`, … as the handler reports it; `failed` counts as a failure of the run. */
-  result: string;
-  detail?: string;
-}
-
 /** The Tencent calls a sync run makes. */
 export type SyncTencentApi = Pick<
   TencentSslApi,
@@ -56,6 +47,8 @@ export interface SyncDeps {
   settings: SyncSettings;
   /** Absent: issued certificates are listed in the report as ready for export. */
   onIssued?: IssuedCertificateHandler;
+  /** For `status`: what the secrets hold for issued certificates (reads only). */
+  exportState?: (items: CertificateListItem[]) => Promise<ExportEntry[]>;
 }
 
 export interface SyncRequest {
@@ -98,7 +91,7 @@ export interface CertificateReport {
   insync?: boolean;
   /** CompleteCertificate was accepted. */
   nudged?: boolean;
-  export?: ExportHandoff;
+  export?: ExportEntry;
   error?: string;
 }
 
@@ -412,7 +405,9 @@ export async function runSync(deps: SyncDeps, request: SyncRequest = {}): Promis
   if (!dryRun && inspection.changeIds.size > 0) {
     await settleWrites(deps, inspection.pending, inspection.changeIds, request.deadline);
   }
-  if (inspection.issued.length > 0) await handOver(deps, inspection.issued, inspection.reports, dryRun);
+  if (inspection.issued.length > 0) {
+    await handOver(deps, inspection.issued, inspection.reports, dryRun, request.deadline);
+  }
   const report = finish(deps, inspection, dryRun, startedAt);
   deps.logger.info('sync finished', { dryRun, ...report.totals });
   return report;
@@ -428,6 +423,16 @@ export async function collectStatus(
 ): Promise<SyncReport> {
   const startedAt = new Date(deps.clock.now()).toISOString();
   const inspection = await inspect(deps, request, undefined, true);
+  if (deps.exportState && inspection.issued.length > 0) {
+    try {
+      for (const entry of await deps.exportState(inspection.issued)) {
+        const report = inspection.reports.get(entry.certificateId);
+        if (report) report.export = entry;
+      }
+    } catch (error) {
+      deps.logger.warn('cannot read the export state from Secrets Manager', { error: describeError(error) });
+    }
+  }
   return finish(deps, inspection, true, startedAt);
 }
 
@@ -478,25 +483,32 @@ async function handOver(
   issued: CertificateListItem[],
   reports: Map<string, CertificateReport>,
   dryRun: boolean,
+  deadline: number | undefined,
 ): Promise<void> {
-  if (!deps.onIssued || dryRun) {
+  if (!deps.onIssued) {
     for (const item of issued) {
       const report = reports.get(item.CertificateId as string) as CertificateReport;
-      report.export = { certificateId: report.certificateId, result: 'ready', detail: 'ready for export' };
+      report.export = {
+        certificateId: report.certificateId,
+        domain: item.Domain,
+        result: 'deferred',
+        reason: 'ready for export; no export configured',
+      };
     }
     return;
   }
   try {
-    for (const handoff of await deps.onIssued(issued)) {
-      const report = reports.get(handoff.certificateId);
+    for (const entry of await deps.onIssued(issued, { dryRun, deadline })) {
+      const report = reports.get(entry.certificateId);
       if (!report) continue;
-      report.export = handoff;
-      if (handoff.result === 'failed') {
+      report.export = entry;
+      if (isExportFailure(entry)) {
         report.outcome = 'failed';
-        report.error = handoff.detail;
+        report.error = `export ${entry.result}: ${entry.reason ?? ''}`.trim();
       }
     }
   } catch (error) {
+    // The listing of secrets failed, or the queue is unreachable: every issued certificate waits for the next run.
     for (const item of issued) {
       const report = reports.get(item.CertificateId as string) as CertificateReport;
       report.outcome = 'failed';

@@ -137,7 +137,7 @@ describe('sync from the command line against local servers', () => {
     expect(byId[ids.wildcard as string]?.records.map((r) => r.action)).toEqual(['created', 'created']);
     expect(byId[ids.outside as string]).toMatchObject({ outcome: 'blocked' });
     expect(byId[ids.outside as string]?.records[0]?.action).toBe('refused');
-    expect(byId[ids.issued as string]).toMatchObject({ outcome: 'issued', export: { result: 'ready' } });
+    expect(byId[ids.issued as string]).toMatchObject({ outcome: 'issued', export: { result: 'created' } });
     expect(first.totals.route53ChangeBatches).toBe(3);
   });
 

@@ -540,12 +540,35 @@ describe('runSync dry run and hand-off', () => {
     });
   });
 
-  it('lists issued certificates as ready for export without reading their details', async () => {
+  it('hands issued certificates to export without reading their details', async () => {
     const { deps: d, tencent } = deps([{ id: 'done', domain: 'www.example.com', status: 1 }]);
+    const handed: string[][] = [];
+    d.onIssued = async (items) => {
+      handed.push(items.map((item) => String(item.CertificateId)));
+      return items.map((item) => ({
+        certificateId: String(item.CertificateId),
+        domain: item.Domain,
+        result: 'queued' as const,
+      }));
+    };
     const report = await runSync(d);
+    expect(handed).toEqual([['done']]);
     expect(tencent.count('DescribeCertificate')).toBe(0);
-    expect(report.certificates[0]).toMatchObject({ outcome: 'issued', export: { result: 'ready' } });
+    expect(report.certificates[0]).toMatchObject({ outcome: 'issued', export: { result: 'queued' } });
     expect(hasFailures(report)).toBe(false);
+  });
+
+  it('counts a certificate whose export failed as failed', async () => {
+    const { deps: d } = deps([{ id: 'done', domain: 'www.example.com', status: 1 }]);
+    d.onIssued = async () => [
+      { certificateId: 'done', domain: 'www.example.com', result: 'invalid', reason: 'the chain is missing' },
+    ];
+    const report = await runSync(d);
+    expect(report.certificates[0]).toMatchObject({
+      outcome: 'failed',
+      error: 'export invalid: the chain is missing',
+    });
+    expect(hasFailures(report)).toBe(true);
   });
 
   it('reports an id Tencent does not know', async () => {
