@@ -147,6 +147,7 @@ const EnvSchema = z.object({
   }),
   WEBHOOK_SECRET: optionalText,
   WEBHOOK_SECRET_NAME: optionalText,
+  SYNC_FUNCTION_NAME: optionalText,
   DRY_RUN: bool('DRY_RUN', false),
   LOG_LEVEL: z
     .string()
@@ -193,7 +194,7 @@ export interface Config {
   waitForInsync: boolean;
   secrets: { nameTemplate: string; kmsKeyId?: string };
   exportQueueUrl?: string;
-  webhook: { secret?: string; secretName?: string };
+  webhook: { secret?: string; secretName?: string; syncFunctionName?: string };
   dryRun: boolean;
   logLevel: LogLevel;
 }
@@ -236,5 +237,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (e.EXPORT_QUEUE_URL) config.exportQueueUrl = e.EXPORT_QUEUE_URL;
   if (e.WEBHOOK_SECRET) config.webhook.secret = e.WEBHOOK_SECRET;
   if (e.WEBHOOK_SECRET_NAME) config.webhook.secretName = e.WEBHOOK_SECRET_NAME;
+  if (e.SYNC_FUNCTION_NAME) config.webhook.syncFunctionName = e.SYNC_FUNCTION_NAME;
   return config;
 }

@@ -47,3 +47,13 @@ export const SqsRecordSchema = z.object({
 
 export const SqsEventSchema = z.object({ Records: z.array(SqsRecordSchema).min(1) });
 export type SqsRecord = z.infer<typeof SqsRecordSchema>;
+
+/** The parts of an API Gateway HTTP API (payload v2.0) event the webhook reads. */
+export const HttpApiEventSchema = z.object({
+  version: z.literal('2.0'),
+  requestContext: z.object({ http: z.object({ method: z.string() }) }),
+  headers: z.record(z.string(), z.string()).optional(),
+  body: z.string().optional(),
+  isBase64Encoded: z.boolean(),
+});
+export type HttpApiEvent = z.infer<typeof HttpApiEventSchema>;

@@ -1,3 +1,4 @@
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -7,11 +8,13 @@ import { describeExportState, type ExportDeps, exportInline, exportViaQueue } fr
 import { JsonLogger, type Logger } from './logger.js';
 import { Redactor } from './redact.js';
 import { createRoute53Client } from './route53/client.js';
-import { readTencentCredentialsSecret } from './secrets/credentials.js';
+import { invokeAsync } from './lambda/invoke.js';
+import { readTencentCredentialsSecret, readTextSecret } from './secrets/credentials.js';
 import { enqueueExports } from './sqs/export-queue.js';
-import type { SyncDeps } from './sync.js';
+import { runSync, type SyncDeps } from './sync.js';
 import { TencentClient, type TencentCredentials } from './tencent/client.js';
 import { TencentSslApi } from './tencent/ssl-api.js';
+import { ReplayGuard, type WebhookDeps } from './webhook.js';
 
 /** The real collaborators of the core, built once per process (a Lambda cold start, a CLI run). */
 export interface Runtime {
@@ -24,8 +27,12 @@ export interface Runtime {
   secrets: SecretsManagerClient;
   syncDeps(): SyncDeps;
   exportDeps(): ExportDeps;
+  webhookDeps(): WebhookDeps;
   close(): Promise<void>;
 }
+
+/** The webhook key is read again after this long, so a rotated key takes effect without a deploy. */
+const WEBHOOK_KEY_TTL_MS = 5 * 60 * 1000;
 
 export interface RuntimeOptions {
   /** Where log lines go (stderr by default). */
@@ -88,6 +95,47 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
         return enqueueExports(sqs, queueUrl, ids);
       })
     : exportInline(exportDeps);
+  const syncDeps = (): SyncDeps => ({
+    tencent,
+    route53,
+    clock,
+    logger,
+    onIssued,
+    exportState: (items) => describeExportState(exportDeps, items),
+    settings: {
+      allowedDomains: config.allowedDomains,
+      zoneOverrides: config.route53.zones,
+      recordTtl: config.recordTtl,
+      waitForInsync: config.waitForInsync,
+      dryRun: config.dryRun,
+    },
+  });
+  let lambda: LambdaClient | undefined;
+  let webhookKey: { value: string | undefined; until: number } | undefined;
+  const replays = new ReplayGuard();
+  const webhookDeps = (): WebhookDeps => ({
+    clock,
+    logger,
+    replays,
+    async getKey() {
+      if (config.webhook.secret) return config.webhook.secret;
+      const name = config.webhook.secretName;
+      if (!name) return undefined;
+      if (!webhookKey || webhookKey.until <= clock.now()) {
+        const value = await readTextSecret(secrets, name);
+        redactor.add(value);
+        webhookKey = { value, until: clock.now() + WEBHOOK_KEY_TTL_MS };
+      }
+      return webhookKey.value;
+    },
+    syncCertificates: (certificateIds) => runSync(syncDeps(), { certificateIds }),
+    async startFullRun() {
+      const functionName = config.webhook.syncFunctionName;
+      if (!functionName) throw new Error('SYNC_FUNCTION_NAME is not set: the webhook cannot start a full run');
+      lambda ??= new LambdaClient({});
+      await invokeAsync(lambda, functionName, {});
+    },
+  });
   return {
     config,
     logger,
@@ -97,26 +145,14 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     route53,
     secrets,
     exportDeps: () => exportDeps,
-    syncDeps: () => ({
-      tencent,
-      route53,
-      clock,
-      logger,
-      onIssued,
-      exportState: (items) => describeExportState(exportDeps, items),
-      settings: {
-        allowedDomains: config.allowedDomains,
-        zoneOverrides: config.route53.zones,
-        recordTtl: config.recordTtl,
-        waitForInsync: config.waitForInsync,
-        dryRun: config.dryRun,
-      },
-    }),
+    syncDeps,
+    webhookDeps,
     async close() {
       await tencentClient.close();
       route53.destroy();
       secrets.destroy();
       sqs?.destroy();
+      lambda?.destroy();
     },
   };
 }
