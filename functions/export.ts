@@ -1,12 +1,12 @@
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../lib/config.js';
+import { createBaseDeps } from '../lib/deps/base.js';
+import { createExportDeps } from '../lib/deps/export.js';
 import { exportCertificates } from '../lib/export.js';
 import { exportSqsBatch, parseExportEvent } from '../lib/export-batch.js';
-import { createRuntime } from '../lib/runtime.js';
 
-const runtime = createRuntime(loadConfig(process.env), {
-  write: (line) => process.stdout.write(`${line}\n`),
-});
+const base = createBaseDeps(loadConfig(process.env), { write: (line) => process.stdout.write(`${line}\n`) });
+const deps = createExportDeps(base);
 
 /** Time kept back to answer once exports stop starting. */
 const RESERVE_MS = 10_000;
@@ -17,17 +17,14 @@ export async function handler(event: unknown, context: Pick<Context, 'getRemaini
   const remaining = context.getRemainingTimeInMillis();
   const deadline = Date.now() + remaining - Math.min(RESERVE_MS, remaining * 0.3);
   if (parsed.kind === 'sqs') {
-    const { response, report } = await exportSqsBatch(runtime.exportDeps(), parsed.records, deadline);
-    runtime.logger.info('export summary', {
+    const { response, report } = await exportSqsBatch(deps, parsed.records, deadline);
+    base.logger.info('export summary', {
       ...report.totals,
       batchItemFailures: response.batchItemFailures.length,
     });
     return response;
   }
-  const report = await exportCertificates(runtime.exportDeps(), {
-    certificateIds: parsed.certificateIds,
-    deadline,
-  });
-  runtime.logger.info('export summary', report.totals);
+  const report = await exportCertificates(deps, { certificateIds: parsed.certificateIds, deadline });
+  base.logger.info('export summary', report.totals);
   return report;
 }

@@ -1,13 +1,13 @@
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../lib/config.js';
+import { createBaseDeps } from '../lib/deps/base.js';
+import { createSyncDeps } from '../lib/deps/sync.js';
 import { parseSyncEvent } from '../lib/events.js';
-import { createRuntime } from '../lib/runtime.js';
 import { runSync, summarizeSyncReport } from '../lib/sync.js';
 
 // Built once per cold start; a configuration problem fails the init, loudly.
-const runtime = createRuntime(loadConfig(process.env), {
-  write: (line) => process.stdout.write(`${line}\n`),
-});
+const base = createBaseDeps(loadConfig(process.env), { write: (line) => process.stdout.write(`${line}\n`) });
+const deps = createSyncDeps(base);
 
 /** Time kept back for writing records, waiting for INSYNC and answering, once reading stops. */
 const RESERVE_MS = 60_000;
@@ -18,8 +18,8 @@ export async function handler(event: unknown, context: Pick<Context, 'getRemaini
   const request = parseSyncEvent(event);
   const remaining = context.getRemainingTimeInMillis();
   const deadline = Date.now() + remaining - Math.min(RESERVE_MS, remaining * RESERVE_SHARE);
-  const report = await runSync(runtime.syncDeps(), { ...request, deadline });
+  const report = await runSync(deps, { ...request, deadline });
   const summary = summarizeSyncReport(report);
-  runtime.logger.info('sync summary', summary);
+  base.logger.info('sync summary', summary);
   return summary;
 }

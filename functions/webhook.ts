@@ -1,19 +1,25 @@
 import { loadConfig } from '../lib/config.js';
+import { createBaseDeps } from '../lib/deps/base.js';
+import { createWebhookDeps } from '../lib/deps/webhook.js';
 import { HttpApiEventSchema } from '../lib/events.js';
-import { createRuntime } from '../lib/runtime.js';
 import { handleWebhook, type WebhookResponse } from '../lib/webhook.js';
 
-const runtime = createRuntime(loadConfig(process.env), { write: (line) => process.stdout.write(`${line}\n`) });
+const base = createBaseDeps(loadConfig(process.env), { write: (line) => process.stdout.write(`${line}\n`) });
+const deps = createWebhookDeps(base);
 
 /** API Gateway HTTP API `POST /sync`. */
 export async function handler(event: unknown): Promise<WebhookResponse> {
   const parsed = HttpApiEventSchema.safeParse(event);
   if (!parsed.success) {
-    runtime.logger.error('not an HTTP API v2 event');
-    return { statusCode: 400, headers: { 'content-type': 'application/json' }, body: '{"message":"unsupported event"}' };
+    base.logger.error('not an HTTP API v2 event');
+    return {
+      statusCode: 400,
+      headers: { 'content-type': 'application/json' },
+      body: '{"message":"unsupported event"}',
+    };
   }
   const { requestContext, headers, body, isBase64Encoded } = parsed.data;
-  return handleWebhook(runtime.webhookDeps(), {
+  return handleWebhook(deps, {
     method: requestContext.http.method,
     headers: headers ?? {},
     body,

@@ -1,0 +1,45 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { describeExportState, exportInline, exportViaQueue } from '../export.js';
+import { createRoute53Client } from '../route53/client.js';
+import { enqueueExports } from '../sqs/export-queue.js';
+import type { SyncDeps } from '../sync.js';
+import type { BaseDeps } from './base.js';
+import { createExportDeps } from './export.js';
+
+/** Sync's collaborators: Route53, and the export hand-off (the queue when configured, else inline). */
+export function createSyncDeps(base: BaseDeps): SyncDeps {
+  const { config, clock, logger } = base;
+  const route53 = createRoute53Client({
+    ...(config.route53.roleArn ? { roleArn: config.route53.roleArn } : {}),
+    ...(config.route53.externalId ? { externalId: config.route53.externalId } : {}),
+    clock,
+    logger: logger.child({ system: 'route53' }),
+  });
+  const exportDeps = createExportDeps(base);
+  const queueUrl = config.exportQueueUrl;
+  let sqs: SQSClient | undefined;
+  base.onClose(() => {
+    route53.destroy();
+    sqs?.destroy();
+  });
+  return {
+    tencent: base.tencent,
+    route53,
+    clock,
+    logger,
+    onIssued: queueUrl
+      ? exportViaQueue(exportDeps, (ids) => {
+          sqs ??= new SQSClient({});
+          return enqueueExports(sqs, queueUrl, ids);
+        })
+      : exportInline(exportDeps),
+    exportState: (items) => describeExportState(exportDeps, items),
+    settings: {
+      allowedDomains: config.allowedDomains,
+      zoneOverrides: config.route53.zones,
+      recordTtl: config.recordTtl,
+      waitForInsync: config.waitForInsync,
+      dryRun: config.dryRun,
+    },
+  };
+}
