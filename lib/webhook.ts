@@ -100,7 +100,9 @@ function publicCertificate(certificate: CertificateReport) {
       action: r.action,
       ...(r.reason ? { reason: r.reason } : {}),
     })),
-    ...(certificate.export ? { export: { result: certificate.export.result, secretName: certificate.export.secretName } } : {}),
+    ...(certificate.export
+      ? { export: { result: certificate.export.result, secretName: certificate.export.secretName } }
+      : {}),
     ...(certificate.error ? { error: certificate.error } : {}),
   };
 }
@@ -121,15 +123,21 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
     return refuse(401, 'the webhook is not accepting calls');
   }
   const timestamp = header(request.headers, 'x-timestamp') ?? '';
-  const signature = /^sha256=([0-9a-f]{64})$/i.exec(header(request.headers, 'x-signature-256') ?? '')?.[1]?.toLowerCase();
+  const signature = /^sha256=([0-9a-f]{64})$/i
+    .exec(header(request.headers, 'x-signature-256') ?? '')?.[1]
+    ?.toLowerCase();
   if (!/^\d{1,12}$/.test(timestamp) || !signature) {
-    return refuse(401, 'missing or malformed X-Timestamp (unix seconds) or X-Signature-256 (sha256=<hex>) header');
+    return refuse(
+      401,
+      'missing or malformed X-Timestamp (unix seconds) or X-Signature-256 (sha256=<hex>) header',
+    );
   }
   const now = Math.floor(deps.clock.now() / 1000);
   if (Math.abs(now - Number(timestamp)) > MAX_SKEW_SECONDS) {
     return refuse(401, `X-Timestamp is more than ${MAX_SKEW_SECONDS} seconds from the server's clock`);
   }
-  if (!sameSignature(webhookSignature(key, timestamp, raw), signature)) return refuse(401, 'the signature does not match');
+  if (!sameSignature(webhookSignature(key, timestamp, raw), signature))
+    return refuse(401, 'the signature does not match');
   if (!deps.replays.admit(signature, now)) return refuse(401, 'this request was already received');
 
   let json: unknown;
@@ -161,6 +169,9 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
   } catch (error) {
     deps.logger.error('webhook sync failed', { error });
     const code = (error as { code?: unknown; name?: unknown }).code ?? (error as { name?: unknown }).name;
-    return refuse(502, `the sync could not run${typeof code === 'string' ? ` (${code})` : ''}; see the function's logs`);
+    return refuse(
+      502,
+      `the sync could not run${typeof code === 'string' ? ` (${code})` : ''}; see the function's logs`,
+    );
   }
 }
