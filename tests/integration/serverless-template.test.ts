@@ -286,9 +286,10 @@ describe('the packaged CloudFormation template', () => {
 
   it('takes the Tencent credentials from Secrets Manager, never from a plain variable', () => {
     for (const fn of ['SyncLambdaFunction', 'ExportLambdaFunction', 'WebhookLambdaFunction']) {
-      const variables = (
-        template.Resources[fn]?.Properties.Environment as { Variables: Record<string, Json> }
-      ).Variables;
+      const environment = template.Resources[fn]?.Properties.Environment as {
+        Variables: Record<string, Json>;
+      };
+      const variables = environment.Variables;
       expect(variables.TENCENTCLOUD_CREDENTIALS_SECRET).toBe('tencent-ssl-sync/ci/tencent-credentials');
       expect(variables).not.toHaveProperty('TENCENTCLOUD_SECRET_KEY');
       expect(variables).not.toHaveProperty('TENCENTCLOUD_SECRET_ID');
