@@ -3,22 +3,11 @@ import type { Clock } from './clock.js';
 import type { ZoneOverride } from './config.js';
 import { type ExportEntry, type IssuedCertificateHandler, isExportFailure } from './export.js';
 import type { Logger } from './logger.js';
-import { mapPool } from './pool.js';
-import { applyChanges, waitForInsync } from './route53/apply.js';
-import { diffZone } from './route53/diff.js';
-import { certificateDomains, planValidationRecords } from './route53/plan.js';
-import { readRecordSets } from './route53/records.js';
-import type {
-  HostedZone,
-  HostedZoneRef,
-  RecordAction,
-  RecordOutcome,
-  ValidationRecord,
-} from './route53/types.js';
-import { listHostedZones, resolveZone } from './route53/zones.js';
-import { TencentApiError } from './tencent/errors.js';
-import type { CertificateDetail, CertificateListItem } from './tencent/schemas.js';
+import { certificateDomains } from './route53/plan.js';
+import type { RecordAction, RecordOutcome } from './route53/types.js';
+import type { CertificateListItem } from './tencent/schemas.js';
 import { CertificateStatus, PENDING_STATUSES, type TencentSslApi } from './tencent/ssl-api.js';
+import { validatePending } from './validation-pipeline.js';
 
 /** Settings of a sync run, from the configuration. */
 export interface SyncSettings {
@@ -108,15 +97,7 @@ export interface SyncReport {
   };
 }
 
-const DESCRIBE_CONCURRENCY = 20;
 const ACTIONABLE_STATUSES = [...PENDING_STATUSES, CertificateStatus.ReissuePending, CertificateStatus.Issued];
-
-/** Pending certificates with their detail, ready for planning. */
-interface PendingCertificate {
-  item: CertificateListItem;
-  detail: CertificateDetail;
-  report: CertificateReport;
-}
 
 function baseReport(item: CertificateListItem): CertificateReport {
   return {
@@ -164,162 +145,6 @@ function isPending(status: number | null): boolean {
   );
 }
 
-/**
- * Reads DvAuthDetail of each pending certificate, concurrently within the client's pacing, and
- * stops starting new ones past the deadline.
- */
-export async function describePending(
-  deps: Pick<SyncDeps, 'tencent' | 'clock' | 'logger'>,
-  items: CertificateListItem[],
-  reports: Map<string, CertificateReport>,
-  deadline: number | undefined,
-): Promise<PendingCertificate[]> {
-  const results = await mapPool(
-    items,
-    DESCRIBE_CONCURRENCY,
-    (item) => deps.tencent.describeCertificate(item.CertificateId as string),
-    () => deadline === undefined || deps.clock.now() < deadline,
-  );
-  const pending: PendingCertificate[] = [];
-  results.forEach((result, index) => {
-    const item = items[index] as CertificateListItem;
-    const report = reports.get(item.CertificateId as string) as CertificateReport;
-    if (result === undefined) {
-      report.outcome = 'deferred';
-      report.error = 'not started: the run ran out of time; the next run continues';
-    } else if (result.status === 'rejected') {
-      const error = result.reason;
-      if (error instanceof TencentApiError && error.isAuthFailure) throw error;
-      report.outcome = 'failed';
-      report.error = describeError(error);
-      deps.logger.warn('cannot read certificate', {
-        certificateId: report.certificateId,
-        error: report.error,
-      });
-    } else {
-      pending.push({ item, detail: result.value, report });
-    }
-  });
-  return pending;
-}
-
-interface ZoneWork {
-  zone: HostedZoneRef & { recordCount?: number };
-  records: ValidationRecord[];
-}
-
-/**
- * Plans, reads, diffs and (unless dry) writes the validation records of the pending
- * certificates. Fills each report's `records`; returns the change ids written.
- */
-export async function reconcileRecords(
-  deps: Pick<SyncDeps, 'route53' | 'logger' | 'settings'>,
-  pending: PendingCertificate[],
-  dryRun: boolean,
-): Promise<{ changeIds: Map<string, string[]>; batches: number }> {
-  const { settings, logger } = deps;
-  const byCertificate = new Map<string, CertificateReport>();
-  const planned: ValidationRecord[] = [];
-  for (const { detail, item, report } of pending) {
-    byCertificate.set(report.certificateId, report);
-    const plan = planValidationRecords(
-      {
-        CertificateId: report.certificateId,
-        Domain: detail.Domain ?? item.Domain,
-        SubjectAltName: detail.SubjectAltName.length ? detail.SubjectAltName : item.SubjectAltName,
-        DvAuthDetail: detail.DvAuthDetail,
-      },
-      settings.allowedDomains,
-    );
-    report.records.push(...plan.outcomes);
-    planned.push(...plan.records);
-  }
-  const changeIds = new Map<string, string[]>();
-  if (planned.length === 0) return { changeIds, batches: 0 };
-
-  // One listing of the account's zones per run.
-  const zones: HostedZone[] = await listHostedZones(deps.route53);
-  const work = new Map<string, ZoneWork>();
-  for (const record of planned) {
-    const resolved = resolveZone(record.name, zones, settings.zoneOverrides);
-    if ('error' in resolved) {
-      byCertificate
-        .get(record.certificateId)
-        ?.records.push({ ...outcomeOf(record), action: 'failed', reason: resolved.error });
-      continue;
-    }
-    const listed = zones.find((zone) => zone.id === resolved.zone.id);
-    const entry = work.get(resolved.zone.id) ?? {
-      zone: { ...resolved.zone, ...(listed ? { recordCount: listed.recordCount } : {}) },
-      records: [],
-    };
-    entry.records.push(record);
-    work.set(resolved.zone.id, entry);
-  }
-
-  let batches = 0;
-  await Promise.all(
-    [...work.values()].map(async ({ zone, records }) => {
-      const zoneRef: HostedZoneRef = { id: zone.id, name: zone.name };
-      let outcomes: RecordOutcome[];
-      try {
-        const existing = await readRecordSets(deps.route53, zone, [...new Set(records.map((r) => r.name))]);
-        const diff = diffZone({
-          zone: zoneRef,
-          wanted: records,
-          existing: [...existing.values()].flat(),
-          ttl: settings.recordTtl,
-        });
-        outcomes = diff.outcomes;
-        if (!dryRun && diff.changes.length > 0) {
-          const applied = await applyChanges(
-            deps.route53,
-            zone.id,
-            diff.changes.map(({ change, outcomes: carried }) => ({ change, tag: carried })),
-            { comment: 'tencent-ssl-sync: certificate validation records', logger },
-          );
-          batches += applied.submitted.length;
-          for (const failure of applied.failed) {
-            for (const outcome of failure.tag) {
-              outcome.action = 'failed';
-              outcome.reason = failure.reason;
-            }
-          }
-          for (const submitted of applied.submitted) {
-            const ids = new Set(submitted.tags.flat().map((o) => o.certificateId));
-            for (const id of ids) changeIds.set(id, [...(changeIds.get(id) ?? []), submitted.changeId]);
-          }
-        }
-      } catch (error) {
-        const reason = `Route53 zone ${zone.name} (${zone.id}): ${describeError(error)}`;
-        logger.warn('cannot update zone', { zone: zone.id, error: reason });
-        outcomes = records.map((record) => ({
-          ...outcomeOf(record),
-          zone: zoneRef,
-          action: 'failed' as const,
-          reason,
-        }));
-      }
-      for (const outcome of outcomes) byCertificate.get(outcome.certificateId)?.records.push(outcome);
-    }),
-  );
-  return { changeIds, batches };
-}
-
-function outcomeOf(record: ValidationRecord): Omit<RecordOutcome, 'action'> {
-  return { certificateId: record.certificateId, name: record.name, type: record.type, value: record.value };
-}
-
-const BLOCKING: ReadonlySet<RecordAction> = new Set(['refused', 'conflict', 'skipped']);
-
-function settleOutcome(report: CertificateReport): void {
-  if (report.outcome !== 'ignored') return;
-  if (report.records.some((r) => r.action === 'failed')) report.outcome = 'failed';
-  else if (report.records.length === 0 || report.records.some((r) => BLOCKING.has(r.action)))
-    report.outcome = 'blocked';
-  else report.outcome = 'validating';
-}
-
 function totals(reports: CertificateReport[], batches: number): SyncReport['totals'] {
   const byOutcome: SyncReport['totals']['byOutcome'] = {};
   const records: SyncReport['totals']['records'] = {};
@@ -332,21 +157,22 @@ function totals(reports: CertificateReport[], batches: number): SyncReport['tota
 
 interface Inspection {
   reports: Map<string, CertificateReport>;
-  pending: PendingCertificate[];
+  pending: CertificateListItem[];
   issued: CertificateListItem[];
-  changeIds: Map<string, string[]>;
-  batches: number;
 }
 
-/** Lists, reads the pending certificates and reconciles their records (writing unless `dryRun`). */
+/** Lists the certificates of a run and prepares a report for each. */
 async function inspect(
   deps: SyncDeps,
   request: SyncRequest,
   statuses: readonly number[] | undefined,
-  dryRun: boolean,
 ): Promise<Inspection> {
-  const { logger, settings } = deps;
-  const { items, missing } = await listCandidates(deps.tencent, request.certificateIds, statuses, logger);
+  const { items, missing } = await listCandidates(
+    deps.tencent,
+    request.certificateIds,
+    statuses,
+    deps.logger,
+  );
   const reports = new Map<string, CertificateReport>();
   for (const item of items) reports.set(item.CertificateId as string, baseReport(item));
   for (const id of missing) {
@@ -361,35 +187,32 @@ async function inspect(
       error: 'Tencent does not know this certificate id',
     });
   }
-  const pendingItems = items.filter((item) => isPending(item.Status));
+  const pending = items.filter((item) => isPending(item.Status));
   const issued = items.filter((item) => item.Status === CertificateStatus.Issued);
   for (const item of issued)
     (reports.get(item.CertificateId as string) as CertificateReport).outcome = 'issued';
-  logger.info('certificates listed', {
+  deps.logger.info('certificates listed', {
     certificates: items.length,
-    pending: pendingItems.length,
+    pending: pending.length,
     issued: issued.length,
   });
-
-  const pending = await describePending(deps, pendingItems, reports, request.deadline);
-  if (settings.allowedDomains === undefined && pending.length > 0) {
-    logger.warn('ALLOWED_DOMAINS is not set: no record will be written', {
-      fix: 'set ALLOWED_DOMAINS to the domains this tool may validate, e.g. ALLOWED_DOMAINS=example.com, or * for every zone',
-    });
-  }
-  const { changeIds, batches } = await reconcileRecords(deps, pending, dryRun);
-  for (const { report } of pending) settleOutcome(report);
-  return { reports, pending, issued, changeIds, batches };
+  return { reports, pending, issued };
 }
 
-function finish(deps: SyncDeps, inspection: Inspection, dryRun: boolean, startedAt: string): SyncReport {
-  const certificates = [...inspection.reports.values()];
+function finish(
+  deps: SyncDeps,
+  reports: Map<string, CertificateReport>,
+  batches: number,
+  dryRun: boolean,
+  startedAt: string,
+): SyncReport {
+  const certificates = [...reports.values()];
   return {
     dryRun,
     startedAt,
     finishedAt: new Date(deps.clock.now()).toISOString(),
     certificates,
-    totals: totals(certificates, inspection.batches),
+    totals: totals(certificates, batches),
   };
 }
 
@@ -401,14 +224,13 @@ export async function runSync(deps: SyncDeps, request: SyncRequest = {}): Promis
     dryRun,
     certificateIds: request.certificateIds?.length ?? 'all pending and issued',
   });
-  const inspection = await inspect(deps, request, ACTIONABLE_STATUSES, dryRun);
-  if (!dryRun && inspection.changeIds.size > 0) {
-    await settleWrites(deps, inspection.pending, inspection.changeIds, request.deadline);
-  }
-  if (inspection.issued.length > 0) {
-    await handOver(deps, inspection.issued, inspection.reports, dryRun, request.deadline);
-  }
-  const report = finish(deps, inspection, dryRun, startedAt);
+  const { reports, pending, issued } = await inspect(deps, request, ACTIONABLE_STATUSES);
+  // Export reads other Tencent actions and other AWS services than validation: both go at once.
+  const [validation] = await Promise.all([
+    validatePending(deps, pending, reports, { dryRun, deadline: request.deadline }),
+    issued.length > 0 ? handOver(deps, issued, reports, dryRun, request.deadline) : undefined,
+  ]);
+  const report = finish(deps, reports, validation.batches, dryRun, startedAt);
   deps.logger.info('sync finished', { dryRun, ...report.totals });
   return report;
 }
@@ -422,60 +244,19 @@ export async function collectStatus(
   request: Pick<SyncRequest, 'certificateIds'> = {},
 ): Promise<SyncReport> {
   const startedAt = new Date(deps.clock.now()).toISOString();
-  const inspection = await inspect(deps, request, undefined, true);
-  if (deps.exportState && inspection.issued.length > 0) {
+  const { reports, pending, issued } = await inspect(deps, request, undefined);
+  await validatePending(deps, pending, reports, { dryRun: true });
+  if (deps.exportState && issued.length > 0) {
     try {
-      for (const entry of await deps.exportState(inspection.issued)) {
-        const report = inspection.reports.get(entry.certificateId);
+      for (const entry of await deps.exportState(issued)) {
+        const report = reports.get(entry.certificateId);
         if (report) report.export = entry;
       }
     } catch (error) {
       deps.logger.warn('cannot read the export state from Secrets Manager', { error: describeError(error) });
     }
   }
-  return finish(deps, inspection, true, startedAt);
-}
-
-/** Waits for INSYNC (bounded), then nudges the CA for certificates whose records are all in place. */
-async function settleWrites(
-  deps: SyncDeps,
-  pending: PendingCertificate[],
-  changeIds: Map<string, string[]>,
-  deadline: number | undefined,
-): Promise<void> {
-  const { settings, clock, logger } = deps;
-  let stillPending = new Set<string>();
-  if (settings.waitForInsync) {
-    const allIds = [...new Set([...changeIds.values()].flat())];
-    const budget = settings.insyncTimeoutMs ?? 120_000;
-    const timeoutMs = deadline === undefined ? budget : Math.max(0, Math.min(budget, deadline - clock.now()));
-    logger.info('waiting for Route53 to apply changes', { changes: allIds.length, timeoutMs });
-    const result = await waitForInsync(deps.route53, allIds, { clock, timeoutMs });
-    stillPending = new Set(result.pending);
-  }
-  const nudge: CertificateReport[] = [];
-  for (const { report } of pending) {
-    const ids = changeIds.get(report.certificateId);
-    if (!ids) continue;
-    if (settings.waitForInsync) report.insync = ids.every((id) => !stillPending.has(id));
-    if (report.outcome === 'validating' && report.insync !== false) nudge.push(report);
-  }
-  if (settings.nudgeCa === false || nudge.length === 0) return;
-  await Promise.all(
-    nudge.map(async (report) => {
-      try {
-        await deps.tencent.completeCertificate(report.certificateId);
-        report.nudged = true;
-      } catch (error) {
-        // The CA checks on its own schedule anyway; a refused nudge changes nothing.
-        report.nudged = false;
-        logger.warn('CompleteCertificate was not accepted', {
-          certificateId: report.certificateId,
-          error: describeError(error),
-        });
-      }
-    }),
-  );
+  return finish(deps, reports, 0, true, startedAt);
 }
 
 async function handOver(

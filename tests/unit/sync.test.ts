@@ -8,7 +8,7 @@ import {
   Route53Client,
 } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../lib/logger.js';
 import { hasFailures, runSync, type SyncDeps, type SyncSettings } from '../../lib/sync.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -286,6 +286,50 @@ describe('runSync writes validation records', () => {
   });
 });
 
+describe('runSync pipelines its work', () => {
+  it('writes a zone as soon as every certificate that can touch it is read, while others are still being read', async () => {
+    const { deps: d, tencent } = deps([
+      {
+        id: 'com',
+        domain: 'www.example.com',
+        dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+      },
+      {
+        id: 'net',
+        domain: 'www.example.net',
+        dvAuths: [cname('_b.www.example.net', 'b.ca.test', 'www.example.net')],
+      },
+    ]);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const describe = tencent.describeCertificate.bind(tencent);
+    tencent.describeCertificate = async (id: string) => {
+      if (id === 'net') await gate;
+      return describe(id);
+    };
+    const run = runSync(d);
+    await vi.waitFor(() => expect(changeInputs().map((i) => i.HostedZoneId)).toEqual(['ZCOM']));
+    release();
+    const report = await run;
+    expect(changeInputs().map((i) => i.HostedZoneId)).toEqual(['ZCOM', 'ZNET']);
+    expect(report.totals.route53ChangeBatches).toBe(2);
+  });
+
+  it('still sends one batch for a zone that several certificates share', async () => {
+    const certs = Array.from({ length: 25 }, (_, i) => ({
+      id: `c${i}`,
+      domain: `h${i}.example.com`,
+      dvAuths: [cname(`_x${i}.h${i}.example.com`, `v${i}.ca.test`, `h${i}.example.com`)],
+    }));
+    const { deps: d } = deps(certs);
+    await runSync(d);
+    expect(changeInputs()).toHaveLength(1);
+    expect(changeInputs()[0]?.ChangeBatch?.Changes).toHaveLength(25);
+  });
+});
+
 describe('runSync refuses what it must not write', () => {
   it.each([
     [
@@ -333,7 +377,7 @@ describe('runSync refuses what it must not write', () => {
     ]);
     const report = await runSync(d);
     expect(changeInputs()).toEqual([]);
-    expect(route53.commandCalls(ListHostedZonesCommand)).toHaveLength(0);
+    expect(route53.commandCalls(ListResourceRecordSetsCommand)).toHaveLength(0);
     expect(report.certificates[0]?.records[0]?.action).toBe('skipped');
   });
 
