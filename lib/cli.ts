@@ -167,6 +167,54 @@ issued ones, what Secrets Manager holds (exported, stale, missing). Writes nothi
       });
     },
   },
+  sandbox: {
+    summary: 'the whole cycle against local stand-ins (moto and a local Tencent SSL API); no account needed',
+    usage: `Usage: tencent-ssl-sync sandbox [--keep]
+
+Starts moto (Route53 and Secrets Manager) and a local Tencent SSL API whose CA issues a
+certificate once its validation records are in Route53, seeds a sample account, and runs the
+same sync and export as the Lambda functions until nothing is left to do. Needs Python 3 with
+moto: python3 -m pip install 'moto[server]'. Reads no credentials and touches no cloud account.
+
+  --keep  keep the stand-ins running after the run (until Ctrl-C) to try the CLI against them
+
+Exit codes: 0 every certificate that should be issued and exported was; 1 some were not;
+2 Python or moto missing; 130 interrupted.`,
+    async run(args, io) {
+      let keep: boolean;
+      try {
+        const { values, positionals } = parseArgs({
+          args,
+          options: { keep: { type: 'boolean' } },
+          strict: true,
+          allowPositionals: true,
+        });
+        if (positionals.length > 0)
+          throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+        keep = values.keep === true;
+      } catch (error) {
+        if (error instanceof UsageError) throw error;
+        throw new UsageError((error as Error).message);
+      }
+      // Loaded here so that sync, export and status never load the stand-ins.
+      const { runSandbox } = await import('../infra/local/sandbox.js');
+      const controller = new AbortController();
+      const interrupt = () => controller.abort(new Error('interrupted'));
+      process.once('SIGINT', interrupt);
+      process.once('SIGTERM', interrupt);
+      try {
+        return await runSandbox({
+          write: (line) => io.stdout(`${line}\n`),
+          error: (line) => io.stderr(`${line}\n`),
+          signal: controller.signal,
+          keep,
+        });
+      } finally {
+        process.off('SIGINT', interrupt);
+        process.off('SIGTERM', interrupt);
+      }
+    },
+  },
 };
 
 function helpText(): string {

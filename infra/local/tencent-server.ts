@@ -637,10 +637,9 @@ export async function startTencentServer(options: StartTencentServerOptions): Pr
    * Sliding window: refuses (returning the limit) when the action already has `limit` accepted
    * requests within the last second. Refused requests do not count.
    */
-  function admit(action: string): number | undefined {
+  function admit(action: string, at: number): number | undefined {
     const limit = rateLimits.get(action) ?? defaultRateLimit;
     if (limit <= 0 || !Number.isFinite(limit)) return undefined;
-    const at = performance.now();
     const recent = (acceptedAt.get(action) ?? []).filter((time) => at - time < RATE_WINDOW_MS);
     acceptedAt.set(action, recent);
     if (recent.length >= limit) return limit;
@@ -755,6 +754,7 @@ export async function startTencentServer(options: StartTencentServerOptions): Pr
     requestId: string,
     action: string | null,
     outcome: Outcome,
+    arrivedAt: number,
   ): Promise<{ payload?: unknown; transport?: TransportFault; latencyMs: number }> {
     const body = await readBody(req);
     if (req.method !== 'POST' || req.url !== '/') {
@@ -804,7 +804,7 @@ export async function startTencentServer(options: StartTencentServerOptions): Pr
     if (!isAction(action))
       throw new LocalTencentApiError('InvalidAction', `The action \`${action}\` does not exist.`);
 
-    const limit = admit(action);
+    const limit = admit(action, arrivedAt);
     if (limit !== undefined) {
       stats.rateLimited += 1;
       outcome.outcome = 'rate-limited';
@@ -857,13 +857,15 @@ export async function startTencentServer(options: StartTencentServerOptions): Pr
   }
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Rate accounting uses the moment the request arrived, not when this process got round to it.
+    const arrivedAt = performance.now();
     const requestId = randomUUID();
     const at = now();
     const action = headerValue(req, 'x-tc-action') ?? null;
     const outcome: Outcome = { outcome: 'error' };
     let answer: { payload?: unknown; transport?: TransportFault; latencyMs: number };
     try {
-      answer = await decide(req, requestId, action, outcome);
+      answer = await decide(req, requestId, action, outcome, arrivedAt);
     } catch (error) {
       const apiError = toApiError(error);
       outcome.errorCode = apiError.code;
