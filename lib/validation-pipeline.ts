@@ -29,6 +29,11 @@ import type { CertificateListItem } from './tencent/schemas.js';
 const DESCRIBE_CONCURRENCY = 20;
 const BATCH_COMMENT = 'tencent-ssl-sync: certificate validation records';
 const DEFAULT_INSYNC_TIMEOUT_MS = 120_000;
+/**
+ * First GetChange right after a write (moto and a quiet Route53 are INSYNC at once), later polls
+ * back off (apply.ts): one extra call per zone written buys the nudges a head start.
+ */
+const INSYNC_FIRST_POLL_MS = 0;
 const BLOCKING: ReadonlySet<RecordAction> = new Set(['refused', 'conflict', 'skipped']);
 
 export interface PipelineOptions {
@@ -113,12 +118,26 @@ export async function validatePending(
     predicted.set(item.CertificateId as string, [...ids]);
     for (const id of ids) remaining.set(id, (remaining.get(id) ?? 0) + 1);
   }
-  // Read certificates grouped by zone, so the first zones are complete early.
-  const ordered = [...items].sort((a, b) => {
-    const za = predicted.get(a.CertificateId as string)?.[0] ?? '\uffff';
-    const zb = predicted.get(b.CertificateId as string)?.[0] ?? '\uffff';
-    return za.localeCompare(zb);
-  });
+  // Read certificates zone by zone, each zone complete at its turn. Smallest zones first: the
+  // first zone is written, in sync and nudged soonest, and from then on writes and nudges keep
+  // pace with the reads instead of trailing them by a whole zone.
+  const zoneOrder = [...remaining.entries()].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
+  const byZone = new Map<string, CertificateListItem[]>();
+  for (const item of items) {
+    for (const zoneId of predicted.get(item.CertificateId as string) ?? []) {
+      byZone.set(zoneId, [...(byZone.get(zoneId) ?? []), item]);
+    }
+  }
+  const queued = new Set<string>();
+  const ordered: CertificateListItem[] = [];
+  for (const [zoneId] of zoneOrder) {
+    for (const item of byZone.get(zoneId) ?? []) {
+      if (queued.has(item.CertificateId as string)) continue;
+      queued.add(item.CertificateId as string);
+      ordered.push(item);
+    }
+  }
+  ordered.push(...items.filter((item) => !queued.has(item.CertificateId as string)));
 
   const wanted = new Map<string, ValidationRecord[]>();
   const late = new Map<string, ValidationRecord[]>();
@@ -180,7 +199,12 @@ export async function validatePending(
             options.deadline === undefined
               ? budget
               : Math.max(0, Math.min(budget, options.deadline - clock.now()));
-          const waited = await waitForInsync(deps.route53, ids, { clock, timeoutMs, logger });
+          const waited = await waitForInsync(deps.route53, ids, {
+            clock,
+            timeoutMs,
+            initialDelayMs: INSYNC_FIRST_POLL_MS,
+            logger,
+          });
           outcome.pending = new Set(waited.pending);
         }
       }

@@ -111,6 +111,8 @@ export interface WaitOptions {
   logger?: Logger;
 }
 
+const MIN_POLL_GAP_MS = 500;
+
 export const DEFAULT_WAIT = { timeoutMs: 120_000, initialDelayMs: 1_000, maxDelayMs: 10_000 } as const;
 
 /**
@@ -138,7 +140,8 @@ export async function waitForInsync(
     const remaining = deadline - clock.now();
     if (remaining <= 0) break;
     await clock.sleep(Math.min(delay, remaining));
-    delay = Math.min(delay * 2, maxDelayMs);
+    // Back off, at least half a second apart even after an immediate first poll.
+    delay = Math.min(Math.max(delay * 2, MIN_POLL_GAP_MS), maxDelayMs);
 
     const stillPending: string[] = [];
     for (const id of pending) {

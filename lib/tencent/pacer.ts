@@ -6,21 +6,35 @@ export interface PacerOptions {
   /** Per-action overrides (e.g. CheckCertificateChain allows 20/s). */
   perAction?: Readonly<Record<string, number>>;
   /**
-   * Extra spacing as a fraction of the interval. Requests leave evenly spaced but arrive with
-   * network jitter; a few percent keeps a sliding one-second window on the server from ever
-   * seeing rate + 1.
+   * Extra time, in ms, between a request and the one `rate` places after it. Requests arrive
+   * with network jitter; this keeps a sliding one-second window on the server from ever seeing
+   * rate + 1.
    */
-  margin?: number;
+  windowSafetyMs?: number;
   clock: Clock;
 }
 
+interface ActionState {
+  /** When the last request of this action actually left. */
+  last: number;
+  /** When the last `rate` requests actually left, oldest first. */
+  window: number[];
+  /** Grants are handed out one after another, in call order. */
+  tail: Promise<void>;
+}
+
+const WINDOW_MS = 1000;
+const DEFAULT_WINDOW_SAFETY_MS = 25;
+
 /**
- * Spaces the start of requests evenly, per action: at rate r, one slot every 1000/r ms. Callers
- * sharing an action share its budget; slots are handed out in call order. A long run therefore
- * never bursts past what a sliding one-second window allows.
+ * Spaces requests evenly, per action: at rate r, one every 1000/r ms, in call order; callers
+ * sharing an action share its budget. Each grant also waits until the request r places earlier
+ * left more than a second ago, measured on the times requests really left: a caller woken late
+ * by a busy event loop therefore never squeezes r + 1 requests into one second, which even
+ * spacing alone does not guarantee.
  */
 export class Pacer {
-  readonly #next = new Map<string, number>();
+  readonly #states = new Map<string, ActionState>();
   readonly #options: PacerOptions;
 
   constructor(options: PacerOptions) {
@@ -28,16 +42,39 @@ export class Pacer {
     this.#options = options;
   }
 
+  rate(action: string): number {
+    return this.#options.perAction?.[action] ?? this.#options.rate;
+  }
+
   intervalMs(action: string): number {
-    const rate = this.#options.perAction?.[action] ?? this.#options.rate;
-    return (1000 / rate) * (1 + (this.#options.margin ?? 0.03));
+    return 1000 / this.rate(action);
   }
 
   /** Resolves when the caller may send its request for `action`. */
-  async acquire(action: string): Promise<void> {
-    const now = this.#options.clock.now();
-    const slot = Math.max(now, this.#next.get(action) ?? 0);
-    this.#next.set(action, slot + this.intervalMs(action));
-    if (slot > now) await this.#options.clock.sleep(slot - now);
+  acquire(action: string): Promise<void> {
+    let state = this.#states.get(action);
+    if (!state) {
+      state = { last: Number.NEGATIVE_INFINITY, window: [], tail: Promise.resolve() };
+      this.#states.set(action, state);
+    }
+    const current = state;
+    const turn = current.tail.then(() => this.#grant(action, current));
+    current.tail = turn;
+    return turn;
+  }
+
+  async #grant(action: string, state: ActionState): Promise<void> {
+    const { clock } = this.#options;
+    const capacity = Math.max(1, Math.floor(this.rate(action)));
+    const now = clock.now();
+    let slot = Math.max(now, state.last + this.intervalMs(action));
+    const oldest = state.window.length >= capacity ? state.window[state.window.length - capacity] : undefined;
+    if (oldest !== undefined)
+      slot = Math.max(slot, oldest + WINDOW_MS + (this.#options.windowSafetyMs ?? DEFAULT_WINDOW_SAFETY_MS));
+    if (slot > now) await clock.sleep(slot - now);
+    const sent = clock.now();
+    state.last = sent;
+    state.window.push(sent);
+    if (state.window.length > capacity) state.window.shift();
   }
 }

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import type { Clock } from '../../lib/clock.js';
+import { Pacer } from '../../lib/tencent/pacer.js';
+
+/** A clock whose sleeps can overshoot, like timers on a busy event loop. */
+class LateClock implements Clock {
+  time = 0;
+  overshoot: number[] = [];
+  now(): number {
+    return this.time;
+  }
+  async sleep(ms: number): Promise<void> {
+    this.time += ms + (this.overshoot.shift() ?? 0);
+  }
+}
+
+async function grantTimes(pacer: Pacer, clock: LateClock, action: string, n: number): Promise<number[]> {
+  const times: number[] = [];
+  await Promise.all(
+    Array.from({ length: n }, () => pacer.acquire(action).then(() => times.push(clock.now()))),
+  );
+  return times;
+}
+
+function maxInAnyWindow(times: number[], windowMs = 1000): number {
+  return Math.max(...times.map((t) => times.filter((u) => u >= t && u - t < windowMs).length));
+}
+
+describe('Pacer', () => {
+  it('spaces grants of one action evenly at the rate', async () => {
+    const clock = new LateClock();
+    const times = await grantTimes(new Pacer({ rate: 10, clock }), clock, 'A', 5);
+    expect(times).toEqual([0, 100, 200, 300, 400]);
+  });
+
+  it('never lets rate + 1 requests into one second, even when a wake-up comes late', async () => {
+    const clock = new LateClock();
+    // The second grant wakes 60 ms late; with fixed slots the twelfth would follow it by under a second.
+    clock.overshoot = [0, 60];
+    const times = await grantTimes(new Pacer({ rate: 10, clock, windowSafetyMs: 15 }), clock, 'A', 40);
+    expect(maxInAnyWindow(times)).toBeLessThanOrEqual(10);
+    for (let i = 10; i < times.length; i++) {
+      expect((times[i] as number) - (times[i - 10] as number)).toBeGreaterThanOrEqual(1015);
+    }
+  });
+
+  it('keeps close to the rate over a long run', async () => {
+    const clock = new LateClock();
+    const times = await grantTimes(new Pacer({ rate: 10, clock }), clock, 'A', 301);
+    // 300 intervals at 10/s, plus the default safety per second.
+    expect(times.at(-1)).toBeLessThanOrEqual(30_000 * 1.03);
+  });
+
+  it('gives each action its own budget', async () => {
+    const clock = new LateClock();
+    const pacer = new Pacer({ rate: 10, clock });
+    await grantTimes(pacer, clock, 'A', 3);
+    const busy = clock.now();
+    await pacer.acquire('B');
+    expect(clock.now()).toBe(busy);
+    await pacer.acquire('A');
+    expect(clock.now()).toBe(busy + 100);
+  });
+
+  it('applies a per-action rate', async () => {
+    const clock = new LateClock();
+    const times = await grantTimes(new Pacer({ rate: 10, perAction: { Fast: 20 }, clock }), clock, 'Fast', 3);
+    expect(times).toEqual([0, 50, 100]);
+  });
+});
