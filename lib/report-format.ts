@@ -68,7 +68,8 @@ function certificateBlock(certificate: CertificateReport, words: Record<string, 
       certificate.error ? `: ${certificate.error}` : ''
     }`,
   ];
-  if (certificate.validationDeadline && certificate.outcome !== 'issued') {
+  // The deadline matters only while Tencent waits for validation (statuses 0, 4 and 11).
+  if (certificate.validationDeadline && [0, 4, 11].includes(certificate.status ?? -1)) {
     lines.push(`  validation deadline: ${shortTime(certificate.validationDeadline)}`);
   }
   if (certificate.records.length > 0) {
