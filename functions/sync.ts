@@ -21,5 +21,7 @@ export async function handler(event: unknown, context: Pick<Context, 'getRemaini
   const report = await runSync(deps, { ...request, deadline });
   const summary = summarizeSyncReport(report);
   base.logger.info('sync summary', summary);
+  // A step that stopped every certificate fails the invocation, so the errors alarm sees it.
+  if (report.fatal) throw new Error(`sync could not run: ${report.fatal.reason}`);
   return summary;
 }

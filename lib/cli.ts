@@ -2,11 +2,13 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { isAwsCredentialsError } from './aws-errors.js';
 import { ConfigError, loadConfig } from './config.js';
 import { exportCertificates, isExportFailure } from './export.js';
 import { formatExportReport, formatStatusReport, formatSyncReport } from './report-format.js';
 import { createRuntime, type Runtime } from './runtime.js';
-import { collectStatus, hasFailures, runSync } from './sync.js';
+import { SecretReadError } from './secrets/credentials.js';
+import { collectStatus, hasFailures, runSync, type SyncReport } from './sync.js';
 import { TencentApiError } from './tencent/errors.js';
 
 /** Exit codes of the command line contract. */
@@ -63,14 +65,13 @@ function parseCommandArgs(args: string[], withDryRun: boolean) {
 /** Credentials rejected or missing: the run cannot do anything (exit 2). */
 function isUnusable(error: unknown): boolean {
   if (error instanceof TencentApiError) return error.isAuthFailure;
-  const name = (error as { name?: string } | undefined)?.name ?? '';
-  return [
-    'CredentialsProviderError',
-    'SecretReadError',
-    'AccessDenied',
-    'InvalidClientTokenId',
-    'ExpiredToken',
-  ].includes(name);
+  return error instanceof SecretReadError || isAwsCredentialsError(error);
+}
+
+/** Exit code of a sync report: 2 when a whole step failed on credentials, 1 when anything failed. */
+function syncExitCode(report: SyncReport): number {
+  if (report.fatal?.credentials) return ExitCode.Unusable;
+  return hasFailures(report) ? ExitCode.PartialFailure : ExitCode.Ok;
 }
 
 /** Loads the configuration, runs `work` with a runtime, maps failures to the exit codes. */
@@ -120,7 +121,7 @@ Secrets Manager (or queued for export when EXPORT_QUEUE_URL is set).
           ...(options.dryRun ? { dryRun: true } : {}),
         });
         print(io, options.json, report, formatSyncReport);
-        return hasFailures(report) ? ExitCode.PartialFailure : ExitCode.Ok;
+        return syncExitCode(report);
       });
     },
   },

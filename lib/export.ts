@@ -11,7 +11,7 @@ import {
   putSecretVersion,
   type SecretTags,
 } from './secrets/secret-store.js';
-import type { CertificateListItem } from './tencent/schemas.js';
+import type { CertificateListItem, InvalidListItem } from './tencent/schemas.js';
 import { CertificateStatus, type TencentSslApi } from './tencent/ssl-api.js';
 
 /** The Tencent calls export makes. */
@@ -293,13 +293,25 @@ async function candidates(
   request: ExportRequest,
 ): Promise<{ issued: CertificateListItem[]; rejected: ExportEntry[] }> {
   const ids = request.certificateIds?.length ? [...new Set(request.certificateIds)] : undefined;
+  const rejected: ExportEntry[] = [];
+  const onInvalid = (item: InvalidListItem) => {
+    if (!item.certificateId) return;
+    rejected.push({
+      certificateId: item.certificateId,
+      domain: null,
+      result: 'invalid',
+      reason: `Tencent lists this certificate with a field this tool cannot read (${item.path || 'the item'}: ${item.problem})`,
+    });
+  };
   const items =
     request.items ??
     (ids
-      ? await tencent.listCertificates({ ids })
-      : await tencent.listCertificates({ statuses: [CertificateStatus.Issued] }));
-  const rejected: ExportEntry[] = [];
-  const known = new Set(items.map((item) => item.CertificateId));
+      ? await tencent.listCertificates({ ids, onInvalid })
+      : await tencent.listCertificates({ statuses: [CertificateStatus.Issued], onInvalid }));
+  const known = new Set([
+    ...items.map((item) => item.CertificateId),
+    ...rejected.map((r) => r.certificateId),
+  ]);
   for (const id of ids ?? []) {
     if (!known.has(id))
       rejected.push({

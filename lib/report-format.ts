@@ -97,7 +97,9 @@ function summary(report: SyncReport): string {
 }
 
 export function formatSyncReport(report: SyncReport): string {
-  const title = report.dryRun ? 'Dry run: nothing was written. What a run would do:\n\n' : '';
+  const title =
+    (report.fatal ? `The run could not complete: ${report.fatal.reason}\n\n` : '') +
+    (report.dryRun ? 'Dry run: nothing was written. What a run would do:\n\n' : '');
   const body = report.certificates.length
     ? report.certificates.map((c) => certificateBlock(c, {})).join('\n\n')
     : 'No certificate to act on.';

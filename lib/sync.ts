@@ -5,7 +5,7 @@ import { type ExportEntry, type IssuedCertificateHandler, isExportFailure } from
 import type { Logger } from './logger.js';
 import { certificateDomains } from './route53/plan.js';
 import type { RecordAction, RecordOutcome } from './route53/types.js';
-import type { CertificateListItem } from './tencent/schemas.js';
+import type { CertificateListItem, InvalidListItem } from './tencent/schemas.js';
 import { CertificateStatus, PENDING_STATUSES, type TencentSslApi } from './tencent/ssl-api.js';
 import { validatePending } from './validation-pipeline.js';
 
@@ -84,8 +84,16 @@ export interface CertificateReport {
   error?: string;
 }
 
+export interface RunFailure {
+  reason: string;
+  /** The AWS credentials or their permissions are at fault (exit code 2 of the CLI). */
+  credentials: boolean;
+}
+
 export interface SyncReport {
   dryRun: boolean;
+  /** Set when a step stopped every pending certificate (e.g. the hosted zones could not be listed). */
+  fatal?: RunFailure;
   startedAt: string;
   finishedAt: string;
   certificates: CertificateReport[];
@@ -125,17 +133,26 @@ export async function listCandidates(
   certificateIds: readonly string[] | undefined,
   statuses: readonly number[] | undefined,
   logger: Logger,
-): Promise<{ items: CertificateListItem[]; missing: string[] }> {
+): Promise<{ items: CertificateListItem[]; missing: string[]; unreadable: InvalidListItem[] }> {
   const ids = certificateIds?.length ? [...new Set(certificateIds)] : undefined;
+  const unreadable: InvalidListItem[] = [];
   const onPage = (page: { offset: number; received: number; total: number }) =>
     logger.debug('listed certificates', page);
+  const onInvalid = (item: InvalidListItem) => {
+    logger.warn('Tencent listed a certificate this tool cannot read', { ...item });
+    unreadable.push(item);
+  };
   const items = await tencent.listCertificates(
-    ids ? { ids, onPage } : { ...(statuses ? { statuses } : {}), onPage },
+    ids ? { ids, onPage, onInvalid } : { ...(statuses ? { statuses } : {}), onPage, onInvalid },
   );
-  const known = new Set(items.map((item) => item.CertificateId));
+  const known = new Set([
+    ...items.map((item) => item.CertificateId),
+    ...unreadable.map((u) => u.certificateId),
+  ]);
   return {
     items: items.filter((item) => item.CertificateId),
     missing: (ids ?? []).filter((id) => !known.has(id)),
+    unreadable,
   };
 }
 
@@ -167,7 +184,7 @@ async function inspect(
   request: SyncRequest,
   statuses: readonly number[] | undefined,
 ): Promise<Inspection> {
-  const { items, missing } = await listCandidates(
+  const { items, missing, unreadable } = await listCandidates(
     deps.tencent,
     request.certificateIds,
     statuses,
@@ -175,6 +192,19 @@ async function inspect(
   );
   const reports = new Map<string, CertificateReport>();
   for (const item of items) reports.set(item.CertificateId as string, baseReport(item));
+  for (const item of unreadable) {
+    if (!item.certificateId) continue;
+    reports.set(item.certificateId, {
+      certificateId: item.certificateId,
+      domains: [],
+      status: null,
+      statusName: null,
+      validationDeadline: null,
+      outcome: 'failed',
+      records: [],
+      error: `Tencent lists this certificate with a field this tool cannot read (${item.path || 'the item'}: ${item.problem}); it is left alone`,
+    });
+  }
   for (const id of missing) {
     reports.set(id, {
       certificateId: id,
@@ -226,11 +256,16 @@ export async function runSync(deps: SyncDeps, request: SyncRequest = {}): Promis
   });
   const { reports, pending, issued } = await inspect(deps, request, ACTIONABLE_STATUSES);
   // Export reads other Tencent actions and other AWS services than validation: both go at once.
-  const [validation] = await Promise.all([
+  const [validated, exported] = await Promise.allSettled([
     validatePending(deps, pending, reports, { dryRun, deadline: request.deadline }),
-    issued.length > 0 ? handOver(deps, issued, reports, dryRun, request.deadline) : undefined,
+    issued.length > 0 ? handOver(deps, issued, reports, dryRun, request.deadline) : Promise.resolve(),
   ]);
+  // Both settle before anything is passed on, so a failure of one never cuts the other short.
+  if (validated.status === 'rejected') throw validated.reason;
+  if (exported.status === 'rejected') throw exported.reason;
+  const validation = validated.value;
   const report = finish(deps, reports, validation.batches, dryRun, startedAt);
+  if (validation.fatal) report.fatal = validation.fatal;
   deps.logger.info('sync finished', { dryRun, ...report.totals });
   return report;
 }
@@ -321,6 +356,7 @@ export function summarizeSyncReport(report: SyncReport) {
       }));
   return {
     dryRun: report.dryRun,
+    ...(report.fatal ? { fatal: report.fatal.reason } : {}),
     startedAt: report.startedAt,
     finishedAt: report.finishedAt,
     ...report.totals,

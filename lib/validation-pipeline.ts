@@ -1,3 +1,4 @@
+import { isAwsCredentialsError } from './aws-errors.js';
 import { isUnder, stripWildcard } from './domain.js';
 import { mapPool } from './pool.js';
 import { applyChanges, waitForInsync } from './route53/apply.js';
@@ -12,7 +13,7 @@ import type {
   ValidationRecord,
 } from './route53/types.js';
 import { listHostedZones, resolveZone } from './route53/zones.js';
-import type { CertificateOutcome, CertificateReport, SyncDeps } from './sync.js';
+import type { CertificateOutcome, CertificateReport, RunFailure, SyncDeps } from './sync.js';
 import { TencentApiError } from './tencent/errors.js';
 import type { CertificateListItem } from './tencent/schemas.js';
 
@@ -45,6 +46,8 @@ export interface PipelineOptions {
 export interface PipelineResult {
   /** Change batches Route53 accepted. */
   batches: number;
+  /** A step that stopped every certificate (the zones could not be listed). */
+  fatal?: RunFailure;
 }
 
 interface ZoneDone {
@@ -100,8 +103,23 @@ export async function validatePending(
     });
   }
   // One listing of the account's zones per run; without an allow-list nothing can be written, so Route53 is not asked.
-  const zones: HostedZone[] =
-    settings.allowedDomains === undefined ? [] : await listHostedZones(deps.route53);
+  let zones: HostedZone[] = [];
+  if (settings.allowedDomains !== undefined) {
+    try {
+      zones = await listHostedZones(deps.route53);
+    } catch (error) {
+      // Without the zones no record can be placed: every pending certificate waits for the next run.
+      const reason = `Route53 ListHostedZones failed: ${describeError(error)}`;
+      logger.error('cannot list the Route53 hosted zones', { error });
+      for (const item of items) {
+        const report = reports.get(item.CertificateId as string) as CertificateReport;
+        report.outcome = 'failed';
+        report.error = reason;
+      }
+      result.fatal = { reason, credentials: isAwsCredentialsError(error) };
+      return result;
+    }
+  }
   const zoneById = new Map(zones.map((zone) => [zone.id, zone]));
   const resolve = (name: string) => resolveZone(name, zones, settings.zoneOverrides);
 

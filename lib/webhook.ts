@@ -164,6 +164,10 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
       return answer(202, { accepted: true, message: 'a full sync was started' });
     }
     const report = await deps.syncCertificates([...new Set(ids)]);
+    if (report.fatal) {
+      deps.logger.error('webhook sync could not run', { reason: report.fatal.reason });
+      return refuse(502, "the sync could not run (Route53); see the function's logs");
+    }
     deps.logger.info('webhook sync finished', { certificateIds: ids.length, ...report.totals });
     return answer(200, { certificates: report.certificates.map(publicCertificate), totals: report.totals });
   } catch (error) {

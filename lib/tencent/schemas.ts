@@ -141,10 +141,43 @@ export const CertificateListItemSchema = z.object({
 });
 export type CertificateListItem = z.output<typeof CertificateListItemSchema>;
 
-export const DescribeCertificatesResponseSchema = z.object({
-  TotalCount: int,
-  Certificates: list(CertificateListItemSchema),
-});
+/**
+ * A certificate of the list that does not parse. One bad item must not hide the others, so
+ * items are checked one by one and the bad ones reported with the field that failed.
+ */
+export interface InvalidListItem {
+  /** The item's CertificateId when that much is readable. */
+  certificateId: string | undefined;
+  /** Field path within the item, e.g. `Status`. */
+  path: string;
+  problem: string;
+}
+
+export const DescribeCertificatesResponseSchema = z
+  .object({
+    TotalCount: int,
+    Certificates: z.array(z.unknown()).nullish(),
+  })
+  .transform(({ TotalCount, Certificates }) => {
+    const valid: CertificateListItem[] = [];
+    const invalid: InvalidListItem[] = [];
+    for (const raw of Certificates ?? []) {
+      if (raw === null) continue;
+      const parsed = CertificateListItemSchema.safeParse(raw);
+      if (parsed.success) {
+        valid.push(parsed.data);
+        continue;
+      }
+      const id = (raw as { CertificateId?: unknown } | undefined)?.CertificateId;
+      const issue = parsed.error.issues[0];
+      invalid.push({
+        certificateId: typeof id === 'string' && id !== '' ? id : undefined,
+        path: (issue?.path ?? []).map(String).join('.'),
+        problem: issue?.message ?? 'invalid',
+      });
+    }
+    return { TotalCount, Certificates: valid, invalid };
+  });
 export type DescribeCertificatesResponse = z.output<typeof DescribeCertificatesResponseSchema>;
 
 /**

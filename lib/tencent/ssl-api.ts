@@ -9,6 +9,7 @@ import {
   CompleteCertificateResponseSchema,
   type DescribeCertificatesResponse,
   DescribeCertificatesResponseSchema,
+  type InvalidListItem,
 } from './schemas.js';
 
 /** DescribeCertificates accepts at most this many items per page. */
@@ -48,6 +49,8 @@ export interface ListCertificatesOptions {
   pageSize?: number;
   /** Called after each page, e.g. to show progress. */
   onPage?: (page: { offset: number; received: number; total: number }) => void;
+  /** Called for each listed certificate that does not parse; it is left out of the result. */
+  onInvalid?: (item: InvalidListItem) => void;
 }
 
 /** The Tencent Cloud SSL actions this project uses, named after the remote operations. */
@@ -76,25 +79,27 @@ export class TencentSslApi {
 
     const byId = new Map<string, CertificateListItem>();
     const anonymous: CertificateListItem[] = [];
+    const invalid = new Map<string, InvalidListItem>();
     for (let offset = 0; ; offset += limit) {
       const page = await this.describeCertificates({ ...base, Offset: offset });
-      const before = byId.size + anonymous.length;
+      const before = byId.size + anonymous.length + invalid.size;
       // A certificate that moves between pages while we read would otherwise appear twice.
       for (const item of page.Certificates) {
         if (item.CertificateId) byId.set(item.CertificateId, item);
         else anonymous.push(item);
       }
-      const total = page.TotalCount;
-      options.onPage?.({
-        offset,
-        received: page.Certificates.length,
-        total: total ?? byId.size + anonymous.length,
+      page.invalid.forEach((item, index) => {
+        invalid.set(item.certificateId ?? `${offset}:${index}`, item);
       });
-      if (page.Certificates.length < limit) break;
+      const received = page.Certificates.length + page.invalid.length;
+      const total = page.TotalCount;
+      options.onPage?.({ offset, received, total: total ?? byId.size + anonymous.length + invalid.size });
+      if (received < limit) break;
       if (total !== null && offset + limit >= total) break;
       // A server that ignores Offset would otherwise keep us here for ever.
-      if (byId.size + anonymous.length === before) break;
+      if (byId.size + anonymous.length + invalid.size === before) break;
     }
+    for (const item of invalid.values()) options.onInvalid?.(item);
     return [...byId.values(), ...anonymous];
   }
 
