@@ -78,8 +78,9 @@ function certificateBlock(certificate: CertificateReport, words: Record<string, 
   if (certificate.insync !== undefined)
     lines.push(`  route53: ${certificate.insync ? 'INSYNC' : 'still PENDING'}`);
   if (certificate.nudged !== undefined) {
+    const note = certificate.nudgeNote ?? 'the CA checks on its own';
     lines.push(
-      `  CA nudge: ${certificate.nudged ? 'CompleteCertificate accepted' : 'not accepted (the CA checks on its own)'}`,
+      `  CA nudge: ${certificate.nudged ? 'CompleteCertificate accepted' : `not sent or not accepted (${note})`}`,
     );
   }
   if (certificate.export) lines.push(`  export: ${exportLine(certificate.export)}`);

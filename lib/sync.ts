@@ -80,6 +80,8 @@ export interface CertificateReport {
   insync?: boolean;
   /** CompleteCertificate was accepted. */
   nudged?: boolean;
+  /** Why the nudge was not accepted, or that it was skipped to end the run in time. */
+  nudgeNote?: string;
   export?: ExportEntry;
   error?: string;
 }

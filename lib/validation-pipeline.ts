@@ -30,6 +30,8 @@ import type { CertificateListItem } from './tencent/schemas.js';
 const DESCRIBE_CONCURRENCY = 20;
 const BATCH_COMMENT = 'tencent-ssl-sync: certificate validation records';
 const DEFAULT_INSYNC_TIMEOUT_MS = 120_000;
+/** How long nudges may go on once every zone is written and in sync. */
+const NUDGE_GRACE_MS = 1_000;
 /**
  * First GetChange right after a write (moto and a quiet Route53 are INSYNC at once), later polls
  * back off (apply.ts): one extra call per zone written buys the nudges a head start.
@@ -161,7 +163,11 @@ export async function validatePending(
   const late = new Map<string, ValidationRecord[]>();
   const done = new Map<string, Deferred<ZoneDone>>();
   const lateDone = new Map<string, Deferred<ZoneDone>>();
-  const tasks: Promise<void>[] = [];
+  const zoneTasks: Promise<void>[] = [];
+  const settleTasks: Promise<void>[] = [];
+  // Nudges are best effort: once every zone is written and in sync they get a short grace, then
+  // the ones still waiting for a slot are dropped rather than keep the run going.
+  const nudgeWindow = new AbortController();
   const doneOf = (zoneId: string) => {
     let entry = done.get(zoneId);
     if (!entry) {
@@ -250,7 +256,7 @@ export async function validatePending(
       deferred.resolve({ pending: new Set(), changes: new Map() });
       return;
     }
-    tasks.push(runZone(zoneId, records).then(deferred.resolve));
+    zoneTasks.push(runZone(zoneId, records).then(deferred.resolve));
   };
 
   const settleCertificate = async (report: CertificateReport, zoneIds: string[], lateZoneIds: string[]) => {
@@ -269,14 +275,19 @@ export async function validatePending(
     )
       return;
     try {
-      await deps.tencent.completeCertificate(report.certificateId);
+      await deps.tencent.completeCertificate(report.certificateId, { signal: nudgeWindow.signal });
       report.nudged = true;
     } catch (error) {
-      // The CA checks on its own schedule anyway; a refused nudge changes nothing.
+      // The CA checks on its own schedule anyway; a refused or skipped nudge changes nothing.
       report.nudged = false;
+      if (nudgeWindow.signal.aborted && error === nudgeWindow.signal.reason) {
+        report.nudgeNote = 'skipped to end the run; the CA checks on its own';
+        return;
+      }
+      report.nudgeNote = describeError(error);
       logger.warn('CompleteCertificate was not accepted', {
         certificateId: report.certificateId,
-        error: describeError(error),
+        error: report.nudgeNote,
       });
     }
   };
@@ -316,7 +327,7 @@ export async function validatePending(
           zoneIds.add(zoneId);
         }
       }
-      tasks.push(settleCertificate(report, [...zoneIds], [...lateZoneIds]));
+      settleTasks.push(settleCertificate(report, [...zoneIds], [...lateZoneIds]));
     } catch (error) {
       if (error instanceof TencentApiError && error.isAuthFailure) authFailure ??= error;
       report.outcome = 'failed';
@@ -347,18 +358,19 @@ export async function validatePending(
   for (const zoneId of [...wanted.keys(), ...remaining.keys()]) startZone(zoneId);
   for (const [zoneId, records] of late) {
     const second = lateDone.get(zoneId) as Deferred<ZoneDone>;
-    tasks.push(
+    zoneTasks.push(
       doneOf(zoneId)
         .promise.then(() => runZone(zoneId, records))
         .then(second.resolve),
     );
   }
-  // Tasks add settle tasks as they go: wait until the list stops growing.
-  for (let seen = 0; seen < tasks.length; ) {
-    const batch = tasks.slice(seen);
-    seen = tasks.length;
-    await Promise.all(batch);
-  }
+  await Promise.all(zoneTasks);
+  const stopNudges = () => nudgeWindow.abort(new Error('nudge window closed'));
+  const untilDeadline = options.deadline === undefined ? NUDGE_GRACE_MS : options.deadline - clock.now();
+  const timer = setTimeout(stopNudges, Math.max(0, Math.min(NUDGE_GRACE_MS, untilDeadline)));
+  timer.unref();
+  await Promise.all(settleTasks);
+  clearTimeout(timer);
   if (authFailure) throw authFailure;
   for (const item of items) {
     const report = reports.get(item.CertificateId as string) as CertificateReport;

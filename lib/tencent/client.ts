@@ -66,6 +66,11 @@ export interface TencentClientOptions {
   language?: 'en-US' | 'zh-CN';
 }
 
+export interface CallOptions {
+  /** Once aborted, no further attempt is sent (the signal's reason is thrown). */
+  signal?: AbortSignal;
+}
+
 export interface TencentResult<T> {
   data: T;
   requestId: string | undefined;
@@ -132,13 +137,16 @@ export class TencentClient {
     action: string,
     params: Record<string, unknown>,
     schema: S,
+    options: CallOptions = {},
   ): Promise<TencentResult<z.output<S>>> {
     const body = JSON.stringify(params);
     const started = this.#clock.now();
     let resigned = false;
     let refreshed = false;
     for (let attempt = 1; ; attempt++) {
-      await this.#pacer.acquire(action);
+      await this.#pacer.acquire(action, options.signal);
+      // Checked after the wait for a slot too: a call that is no longer wanted is dropped unsent.
+      options.signal?.throwIfAborted();
       const outcome = await this.#attempt(action, body, schema, attempt);
       if (!('decision' in outcome)) return outcome;
       const { decision, error } = outcome;

@@ -50,17 +50,29 @@ export class Pacer {
     return 1000 / this.rate(action);
   }
 
-  /** Resolves when the caller may send its request for `action`. */
-  acquire(action: string): Promise<void> {
+  /**
+   * Resolves when the caller may send its request for `action`. With `signal`, an abort rejects
+   * at once, and a turn not yet reached is given up without using a slot.
+   */
+  acquire(action: string, signal?: AbortSignal): Promise<void> {
     let state = this.#states.get(action);
     if (!state) {
       state = { last: Number.NEGATIVE_INFINITY, window: [], tail: Promise.resolve() };
       this.#states.set(action, state);
     }
     const current = state;
-    const turn = current.tail.then(() => this.#grant(action, current));
+    const turn = current.tail.then(() => (signal?.aborted ? undefined : this.#grant(action, current)));
     current.tail = turn;
-    return turn;
+    if (!signal) return turn;
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      if (signal.aborted) onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      turn.then(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, reject);
+    });
   }
 
   async #grant(action: string, state: ActionState): Promise<void> {

@@ -1,4 +1,4 @@
-import type { TencentClient } from './client.js';
+import type { CallOptions, TencentClient } from './client.js';
 import {
   type CertificateDetail,
   CertificateDetailSchema,
@@ -124,11 +124,15 @@ export class TencentSslApi {
   }
 
   /** Asks the CA to check the domain validation now. */
-  async completeCertificate(certificateId: string): Promise<CompleteCertificateResponse> {
+  async completeCertificate(
+    certificateId: string,
+    options: CallOptions = {},
+  ): Promise<CompleteCertificateResponse> {
     const { data } = await this.client.call(
       'CompleteCertificate',
       { CertificateId: certificateId },
       CompleteCertificateResponseSchema,
+      options,
     );
     return data;
   }

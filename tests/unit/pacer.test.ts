@@ -68,3 +68,19 @@ describe('Pacer', () => {
     expect(times).toEqual([0, 50, 100]);
   });
 });
+
+describe('Pacer with an abort signal', () => {
+  it('gives up waiting turns at once and spends no slot on them', async () => {
+    const clock = new LateClock();
+    const pacer = new Pacer({ rate: 10, clock });
+    const controller = new AbortController();
+    await pacer.acquire('A');
+    const waiting = [pacer.acquire('A', controller.signal), pacer.acquire('A', controller.signal)];
+    controller.abort(new Error('closed'));
+    await expect(Promise.all(waiting)).rejects.toThrow('closed');
+    const before = clock.now();
+    await pacer.acquire('A');
+    // The next caller is the second grant's successor: 100 ms after the first, not 300.
+    expect(clock.now() - before).toBeLessThanOrEqual(100);
+  });
+});
