@@ -267,6 +267,18 @@ describe('TencentClient responses', () => {
   });
 });
 
+describe('TencentClient with an abort signal', () => {
+  it('sends nothing once the signal is aborted', async () => {
+    reply(ok());
+    const controller = new AbortController();
+    controller.abort(new Error('no longer wanted'));
+    await expect(
+      client().call('CompleteCertificate', {}, Schema, { signal: controller.signal }),
+    ).rejects.toThrow('no longer wanted');
+    expect(seen).toHaveLength(0);
+  });
+});
+
 describe('TencentClient pacing', () => {
   it('spaces calls to one action evenly at the configured rate', async () => {
     reply(...Array.from({ length: 5 }, () => ok()));
