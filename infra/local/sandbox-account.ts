@@ -8,6 +8,7 @@ import {
   CreateHostedZoneCommand,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
+import { upsertChange } from '../../lib/route53/diff.js';
 import type { CertificateStore } from './certificate-store.js';
 
 /** ALLOWED_DOMAINS of the sandbox: example.org is left out on purpose. */
@@ -68,17 +69,8 @@ async function createZone(
   return { id, nameServers: created.DelegationSet?.NameServers ?? [] };
 }
 
-function upsert(name: string, type: 'A' | 'NS' | 'MX', values: string[], ttl = 300): Change {
-  return {
-    Action: 'UPSERT',
-    ResourceRecordSet: {
-      Name: name,
-      Type: type,
-      TTL: ttl,
-      ResourceRecords: values.map((Value) => ({ Value })),
-    },
-  };
-}
+const upsert = (name: string, type: 'A' | 'NS' | 'MX', values: string[], ttl = 300): Change =>
+  upsertChange(name, type, ttl, values);
 
 /**
  * Public example.com with a delegated public dev.example.com, public example.net and example.org,

@@ -1,4 +1,4 @@
-import type { Change } from '@aws-sdk/client-route-53';
+import type { Change, RRType } from '@aws-sdk/client-route-53';
 import { isUnder, normalizeName } from '../domain.js';
 import { decodeRoute53Name } from './names.js';
 import { quoteTxt, unquoteTxt } from './txt.js';
@@ -144,7 +144,7 @@ function diffCname(
   const action = current ? 'updated' : 'created';
   for (const { outcome } of items) outcome.action = action;
   return {
-    change: upsert(name, 'CNAME', ttl, [target]),
+    change: upsertChange(name, 'CNAME', ttl, [target]),
     outcomes: items.map(({ outcome }) => outcome),
   };
 }
@@ -178,10 +178,14 @@ function diffTxt(
     outcome.action = current ? 'updated' : 'created';
     written.push(outcome);
   }
-  return { change: upsert(name, 'TXT', ttl, [...present, ...missing].map(quoteTxt)), outcomes: written };
+  return {
+    change: upsertChange(name, 'TXT', ttl, [...present, ...missing].map(quoteTxt)),
+    outcomes: written,
+  };
 }
 
-function upsert(name: string, type: 'CNAME' | 'TXT', ttl: number, values: string[]): Change {
+/** An UPSERT of one record set with plain values. */
+export function upsertChange(name: string, type: RRType, ttl: number, values: string[]): Change {
   return {
     Action: 'UPSERT',
     ResourceRecordSet: {

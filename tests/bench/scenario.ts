@@ -4,6 +4,7 @@ import {
   type Route53Client,
 } from '@aws-sdk/client-route-53';
 import type { CertificateStore } from '../../infra/local/certificate-store.js';
+import { upsertChange } from '../../lib/route53/diff.js';
 
 export interface Scenario {
   pending: number;
@@ -35,15 +36,9 @@ export async function seedScenario(
       new ChangeResourceRecordSetsCommand({
         HostedZoneId: id,
         ChangeBatch: {
-          Changes: Array.from({ length: 40 }, (_, i) => ({
-            Action: 'UPSERT' as const,
-            ResourceRecordSet: {
-              Name: `host${i}.${zoneName(z)}`,
-              Type: 'A' as const,
-              TTL: 300,
-              ResourceRecords: [{ Value: `192.0.2.${i + 1}` }],
-            },
-          })),
+          Changes: Array.from({ length: 40 }, (_, i) =>
+            upsertChange(`host${i}.${zoneName(z)}`, 'A', 300, [`192.0.2.${i + 1}`]),
+          ),
         },
       }),
     );
