@@ -8,6 +8,8 @@ import { createSyncDeps } from './sync.js';
 
 /** The webhook key is read again after this long, so a rotated key takes effect without a deploy. */
 const WEBHOOK_KEY_TTL_MS = 5 * 60 * 1000;
+/** Time a webhook-started sync may take before it reports what it has. */
+const WEBHOOK_SYNC_BUDGET_MS = 20_000;
 
 export function createWebhookDeps(base: BaseDeps): WebhookDeps {
   const { config, clock, logger, redactor } = base;
@@ -30,7 +32,9 @@ export function createWebhookDeps(base: BaseDeps): WebhookDeps {
       }
       return cachedKey.value;
     },
-    syncCertificates: (certificateIds) => runSync(syncDeps, { certificateIds }),
+    // API Gateway gives up after 30 s: the run stops waiting (for INSYNC, for nudges) in time to answer.
+    syncCertificates: (certificateIds) =>
+      runSync(syncDeps, { certificateIds, deadline: clock.now() + WEBHOOK_SYNC_BUDGET_MS }),
     async startFullRun() {
       const functionName = config.webhook.syncFunctionName;
       if (!functionName)
