@@ -16,6 +16,7 @@ import { listHostedZones, resolveZone } from './route53/zones.js';
 import type { CertificateOutcome, CertificateReport, RunFailure, SyncDeps } from './sync.js';
 import { TencentApiError } from './tencent/errors.js';
 import type { CertificateListItem } from './tencent/schemas.js';
+import { CertificateStatus } from './tencent/ssl-api.js';
 
 /*
  * The validation half of a sync run, pipelined. Reading DvAuths is bounded by Tencent's
@@ -293,11 +294,18 @@ export async function validatePending(
   };
 
   let authFailure: unknown;
+  const leftAlone = new Set<string>();
   const describeOne = async (item: CertificateListItem) => {
     const id = item.CertificateId as string;
     const report = reports.get(id) as CertificateReport;
     try {
       const detail = await deps.tencent.describeCertificate(id);
+      const auth = detail.DvAuthDetail;
+      if (item.Status === CertificateStatus.ReissuePending && !auth?.DvAuths.length && !auth?.DvAuthKey) {
+        // A reissue shows validation records only when it needs new ones; without them there is nothing to do.
+        leftAlone.add(id);
+        return;
+      }
       const plan = planValidationRecords(
         {
           CertificateId: id,
@@ -374,7 +382,9 @@ export async function validatePending(
   if (authFailure) throw authFailure;
   for (const item of items) {
     const report = reports.get(item.CertificateId as string) as CertificateReport;
-    if (report.outcome === 'ignored') report.outcome = pendingOutcome(report.records);
+    if (report.outcome === 'ignored' && !leftAlone.has(report.certificateId)) {
+      report.outcome = pendingOutcome(report.records);
+    }
   }
   return result;
 }

@@ -615,6 +615,25 @@ describe('runSync dry run and hand-off', () => {
     expect(hasFailures(report)).toBe(true);
   });
 
+  it('leaves a reissue without validation records alone, and validates one that has them', async () => {
+    const { deps: d } = deps([
+      { id: 'quiet', domain: 'www.example.com', status: 11, dvAuths: [] },
+      {
+        id: 'needs',
+        domain: 'api.example.com',
+        status: 11,
+        dvAuths: [cname('_r.api.example.com', 'r.ca.test', 'api.example.com')],
+      },
+    ]);
+    const report = await runSync(d);
+    expect(report.certificates.find((c) => c.certificateId === 'quiet')).toMatchObject({
+      outcome: 'ignored',
+      records: [],
+    });
+    expect(report.certificates.find((c) => c.certificateId === 'needs')?.outcome).toBe('validating');
+    expect(hasFailures(report)).toBe(false);
+  });
+
   it('reports an id Tencent does not know', async () => {
     const { deps: d } = deps([]);
     const report = await runSync(d, { certificateIds: ['nope1234'] });
