@@ -1,6 +1,7 @@
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import type { Clock } from './clock.js';
 import type { ZoneOverride } from './config.js';
+import { errorMessage } from './error-text.js';
 import { type ExportEntry, type IssuedCertificateHandler, isExportFailure } from './export.js';
 import type { Logger } from './logger.js';
 import { certificateDomains } from './route53/plan.js';
@@ -121,11 +122,6 @@ function baseReport(item: CertificateListItem): CertificateReport {
   };
 }
 
-function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
-}
-
 /**
  * Lists the certificates a run looks at: the ids asked for (whatever their status), else every
  * certificate in `statuses` (every certificate at all when `statuses` is undefined).
@@ -155,6 +151,24 @@ export async function listCandidates(
     items: items.filter((item) => item.CertificateId),
     missing: (ids ?? []).filter((id) => !known.has(id)),
     unreadable,
+  };
+}
+
+/** The report of a certificate the listing gives nothing usable about. */
+function unlistedReport(
+  certificateId: string,
+  outcome: CertificateOutcome,
+  error: string,
+): CertificateReport {
+  return {
+    certificateId,
+    domains: [],
+    status: null,
+    statusName: null,
+    validationDeadline: null,
+    outcome,
+    records: [],
+    error,
   };
 }
 
@@ -196,28 +210,11 @@ async function inspect(
   for (const item of items) reports.set(item.CertificateId as string, baseReport(item));
   for (const item of unreadable) {
     if (!item.certificateId) continue;
-    reports.set(item.certificateId, {
-      certificateId: item.certificateId,
-      domains: [],
-      status: null,
-      statusName: null,
-      validationDeadline: null,
-      outcome: 'failed',
-      records: [],
-      error: `Tencent lists this certificate with a field this tool cannot read (${item.path || 'the item'}: ${item.problem}); it is left alone`,
-    });
+    const error = `Tencent lists this certificate with a field this tool cannot read (${item.path || 'the item'}: ${item.problem}); it is left alone`;
+    reports.set(item.certificateId, unlistedReport(item.certificateId, 'failed', error));
   }
   for (const id of missing) {
-    reports.set(id, {
-      certificateId: id,
-      domains: [],
-      status: null,
-      statusName: null,
-      validationDeadline: null,
-      outcome: 'not-found',
-      records: [],
-      error: 'Tencent does not know this certificate id',
-    });
+    reports.set(id, unlistedReport(id, 'not-found', 'Tencent does not know this certificate id'));
   }
   const pending = items.filter((item) => isPending(item.Status));
   const issued = items.filter((item) => item.Status === CertificateStatus.Issued);
@@ -290,7 +287,7 @@ export async function collectStatus(
         if (report) report.export = entry;
       }
     } catch (error) {
-      deps.logger.warn('cannot read the export state from Secrets Manager', { error: describeError(error) });
+      deps.logger.warn('cannot read the export state from Secrets Manager', { error: errorMessage(error) });
     }
   }
   return finish(deps, reports, 0, true, startedAt);
@@ -330,7 +327,7 @@ async function handOver(
     for (const item of issued) {
       const report = reports.get(item.CertificateId as string) as CertificateReport;
       report.outcome = 'failed';
-      report.error = `export hand-off failed: ${describeError(error)}`;
+      report.error = `export hand-off failed: ${errorMessage(error)}`;
     }
   }
 }

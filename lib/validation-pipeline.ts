@@ -1,5 +1,6 @@
 import { isAwsCredentialsError } from './aws-errors.js';
 import { isUnder, stripWildcard } from './domain.js';
+import { errorMessage } from './error-text.js';
 import { mapPool } from './pool.js';
 import { applyChanges, waitForInsync } from './route53/apply.js';
 import { diffZone } from './route53/diff.js';
@@ -67,10 +68,6 @@ class Deferred<T> {
   });
 }
 
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 function outcomeOf(record: ValidationRecord): Omit<RecordOutcome, 'action'> {
   return { certificateId: record.certificateId, name: record.name, type: record.type, value: record.value };
 }
@@ -112,7 +109,7 @@ export async function validatePending(
       zones = await listHostedZones(deps.route53);
     } catch (error) {
       // Without the zones no record can be placed: every pending certificate waits for the next run.
-      const reason = `Route53 ListHostedZones failed: ${describeError(error)}`;
+      const reason = `Route53 ListHostedZones failed: ${errorMessage(error)}`;
       logger.error('cannot list the Route53 hosted zones', { error });
       for (const item of items) {
         const report = reports.get(item.CertificateId as string) as CertificateReport;
@@ -234,7 +231,7 @@ export async function validatePending(
         }
       }
     } catch (error) {
-      const reason = `Route53 zone ${zone.name} (${zone.id}): ${describeError(error)}`;
+      const reason = `Route53 zone ${zone.name} (${zone.id}): ${errorMessage(error)}`;
       logger.warn('cannot update zone', { zone: zone.id, error: reason });
       outcomes = records.map((record) => ({
         ...outcomeOf(record),
@@ -285,7 +282,7 @@ export async function validatePending(
         report.nudgeNote = 'skipped to end the run; the CA checks on its own';
         return;
       }
-      report.nudgeNote = describeError(error);
+      report.nudgeNote = errorMessage(error);
       logger.warn('CompleteCertificate was not accepted', {
         certificateId: report.certificateId,
         error: report.nudgeNote,
@@ -339,7 +336,7 @@ export async function validatePending(
     } catch (error) {
       if (error instanceof TencentApiError && error.isAuthFailure) authFailure ??= error;
       report.outcome = 'failed';
-      report.error = describeError(error);
+      report.error = errorMessage(error);
       logger.warn('cannot read certificate', { certificateId: id, error: report.error });
     } finally {
       for (const zoneId of predicted.get(id) ?? []) {

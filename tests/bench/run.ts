@@ -12,6 +12,7 @@ import { Route53Client } from '@aws-sdk/client-route-53';
 import { CertificateStore } from '../../infra/local/certificate-store.js';
 import { motoEnv, startMoto } from '../../infra/local/moto.js';
 import { startTencentServer } from '../../infra/local/tencent-server.js';
+import type { WorkerResult } from './figures.js';
 import { seedScenario } from './scenario.js';
 
 const run = promisify(execFile);
@@ -32,22 +33,6 @@ const CREDENTIALS = {
   secretKey: 'bench-secret-key-0000000000000000',
 };
 
-interface RunFigures {
-  wallMs: number;
-  lastFinished: Record<string, number>;
-  commands: Record<string, number>;
-  zonesTouched: number;
-  changeBatches: number;
-  recordWrites: number;
-  secretWrites: number;
-  outcomes: Record<string, number>;
-  exports: Record<string, number>;
-}
-interface WorkerResult {
-  first: RunFigures;
-  second: RunFigures;
-  maxRssBytes: number;
-}
 interface Measured {
   pending: number;
   worker: WorkerResult;

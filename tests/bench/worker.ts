@@ -6,20 +6,8 @@
 import type { InitializeMiddleware } from '@smithy/types';
 import { loadConfig } from '../../lib/config.js';
 import { createRuntime } from '../../lib/runtime.js';
-import { runSync, type SyncReport } from '../../lib/sync.js';
-
-interface RunFigures {
-  wallMs: number;
-  /** When (ms after the start) the last call of each kind finished: where the time went. */
-  lastFinished: Record<string, number>;
-  commands: Record<string, number>;
-  zonesTouched: number;
-  changeBatches: number;
-  recordWrites: number;
-  secretWrites: number;
-  outcomes: SyncReport['totals']['byOutcome'];
-  exports: Record<string, number>;
-}
+import { runSync } from '../../lib/sync.js';
+import type { RunFigures, WorkerResult } from './figures.js';
 
 const runtime = createRuntime(loadConfig(process.env), { write: () => {} });
 const deps = runtime.syncDeps();
@@ -89,6 +77,5 @@ async function measure(): Promise<RunFigures> {
 const first = await measure();
 const second = await measure();
 await runtime.close();
-process.stdout.write(
-  `${JSON.stringify({ first, second, maxRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`,
-);
+const result: WorkerResult = { first, second, maxRssBytes: process.resourceUsage().maxRSS * 1024 };
+process.stdout.write(`${JSON.stringify(result)}\n`);
