@@ -8,7 +8,8 @@ import { exportCertificates, isExportFailure } from './export.js';
 import { formatExportReport, formatStatusReport, formatSyncReport } from './report-format.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { SecretReadError } from './secrets/credentials.js';
-import { collectStatus, hasFailures, runSync, type SyncReport } from './sync.js';
+import { collectStatus, hasFailures, runSync } from './sync.js';
+import type { SyncReport } from './sync-types.js';
 import { TencentApiError } from './tencent/errors.js';
 
 /** Exit codes of the command line contract. */

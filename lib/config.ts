@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isValidDnsName, normalizeName, stripWildcard } from './domain.js';
 import type { LogLevel } from './logger.js';
+import type { ZoneOverride } from './route53/types.js';
 import { DEFAULT_SSL_ENDPOINT } from './tencent/client.js';
 
 /** Raised by loadConfig with every problem found, one per line. */
@@ -9,11 +10,6 @@ export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Configuration is not usable:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
-}
-
-export interface ZoneOverride {
-  domain: string;
-  hostedZoneId: string;
 }
 
 const bool = (name: string, fallback: boolean) =>

@@ -1,6 +1,6 @@
 import type { ExportEntry, ExportReport } from './export.js';
 import type { RecordOutcome } from './route53/types.js';
-import type { CertificateReport, SyncReport } from './sync.js';
+import type { CertificateReport, SyncReport } from './sync-types.js';
 
 /** Plain-text tables for people; `--json` prints the report objects instead. */
 

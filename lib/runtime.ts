@@ -3,7 +3,7 @@ import { type BaseDeps, type BaseOptions, createBaseDeps } from './deps/base.js'
 import { createExportDeps } from './deps/export.js';
 import { createSyncDeps } from './deps/sync.js';
 import type { ExportDeps } from './export.js';
-import type { SyncDeps } from './sync.js';
+import type { SyncDeps } from './sync-types.js';
 
 /** Everything the command line (and the sandbox) can run, built once per process. */
 export interface Runtime extends BaseDeps {

@@ -4,7 +4,6 @@ import { errorMessage } from './error-text.js';
 import { mapPool } from './pool.js';
 import { applyChanges, waitForInsync } from './route53/apply.js';
 import { diffZone } from './route53/diff.js';
-import { certificateDomains, planValidationRecords } from './route53/plan.js';
 import { readRecordSets } from './route53/records.js';
 import type {
   HostedZone,
@@ -14,10 +13,11 @@ import type {
   ValidationRecord,
 } from './route53/types.js';
 import { listHostedZones, resolveZone } from './route53/zones.js';
-import type { CertificateOutcome, CertificateReport, RunFailure, SyncDeps } from './sync.js';
+import type { CertificateOutcome, CertificateReport, RunFailure, SyncDeps } from './sync-types.js';
 import { TencentApiError } from './tencent/errors.js';
 import type { CertificateListItem } from './tencent/schemas.js';
 import { CertificateStatus } from './tencent/ssl-api.js';
+import { certificateDomains, planValidationRecords } from './validation/plan.js';
 
 /*
  * The validation half of a sync run, pipelined. Reading DvAuths is bounded by Tencent's

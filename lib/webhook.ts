@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Clock } from './clock.js';
 import { CertificateIdSchema } from './events.js';
 import type { Logger } from './logger.js';
-import type { CertificateReport, SyncReport } from './sync.js';
+import type { CertificateReport, SyncReport } from './sync-types.js';
 
 /** Bodies above this are refused before anything else is done with them. */
 export const MAX_BODY_BYTES = 16 * 1024;

@@ -5,7 +5,7 @@
  */
 import type { ExportEntry } from '../../lib/export.js';
 import type { RecordOutcome } from '../../lib/route53/types.js';
-import type { CertificateReport, SyncReport } from '../../lib/sync.js';
+import type { CertificateReport, SyncReport } from '../../lib/sync-types.js';
 import { CertificateStatus, PENDING_STATUSES } from '../../lib/tencent/ssl-api.js';
 
 const WRITTEN: ReadonlySet<string> = new Set(['created', 'updated']);

@@ -2,7 +2,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { describeExportState, exportInline, exportViaQueue } from '../export.js';
 import { createRoute53Client } from '../route53/client.js';
 import { enqueueExports } from '../sqs/export-queue.js';
-import type { SyncDeps } from '../sync.js';
+import type { SyncDeps } from '../sync-types.js';
 import type { BaseDeps } from './base.js';
 import { createExportDeps } from './export.js';
 

@@ -9,7 +9,7 @@ import { loadConfig, NODE_REGION_CONFIG_FILE_OPTIONS, NODE_REGION_CONFIG_OPTIONS
 import type { FinalizeRequestMiddleware } from '@smithy/types';
 import { type Clock, systemClock } from '../clock.js';
 import { type Logger, silentLogger } from '../logger.js';
-import { Pacer } from '../tencent/pacer.js';
+import { Pacer } from '../pacer.js';
 
 /**
  * The one retry and pacing policy of the Route53 client.

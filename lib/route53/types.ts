@@ -3,6 +3,12 @@
  * `*` (not Route53's `\052`) for a wildcard label.
  */
 
+/** A hosted zone named explicitly for a domain (ROUTE53_ZONES), winning over discovery. */
+export interface ZoneOverride {
+  domain: string;
+  hostedZoneId: string;
+}
+
 export type ValidationRecordType = 'CNAME' | 'TXT';
 
 /** One DNS record a certificate needs for validation, already checked against the security rules. */

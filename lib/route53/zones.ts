@@ -3,10 +3,9 @@ import {
   ListHostedZonesCommand,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
-import type { ZoneOverride } from '../config.js';
 import { isUnder, normalizeName } from '../domain.js';
 import { decodeRoute53Name } from './names.js';
-import type { HostedZone, HostedZoneRef } from './types.js';
+import type { HostedZone, HostedZoneRef, ZoneOverride } from './types.js';
 
 /** ListHostedZones returns at most 100 zones per call. */
 const ZONES_PAGE_SIZE = 100;

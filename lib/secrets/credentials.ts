@@ -1,6 +1,5 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
-import type { TencentCredentials } from '../tencent/client.js';
 
 /** Raised when a secret the tool needs cannot be read or does not hold what it should. */
 export class SecretReadError extends Error {
@@ -40,11 +39,18 @@ async function readSecretString(client: SecretsManagerClient, secretName: string
   }
 }
 
+/** An API key pair kept in a secret (the shape the Tencent client takes). */
+export interface StoredKeyPair {
+  secretId: string;
+  secretKey: string;
+  sessionToken?: string | undefined;
+}
+
 /** Reads Tencent credentials from a secret `{"SecretId","SecretKey"}` (optionally `"Token"`). */
 export async function readTencentCredentialsSecret(
   client: SecretsManagerClient,
   secretName: string,
-): Promise<TencentCredentials> {
+): Promise<StoredKeyPair> {
   const text = await readSecretString(client, secretName);
   let json: unknown;
   try {

@@ -2,8 +2,8 @@ import { Agent, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { type Clock, systemClock } from '../clock.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { Pacer } from '../pacer.js';
 import { TencentApiError, TencentResponseError } from './errors.js';
-import { Pacer } from './pacer.js';
 import {
   backoffDelay,
   classifyApiError,

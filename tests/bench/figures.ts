@@ -1,4 +1,4 @@
-import type { SyncReport } from '../../lib/sync.js';
+import type { SyncReport } from '../../lib/sync-types.js';
 
 /** What the benchmark worker measures of one sync run. */
 export interface RunFigures {

@@ -12,7 +12,7 @@ import { main } from '../../lib/cli.js';
 import { loadConfig } from '../../lib/config.js';
 import { exportSqsBatch } from '../../lib/export-batch.js';
 import { createRuntime } from '../../lib/runtime.js';
-import type { SyncReport } from '../../lib/sync.js';
+import type { SyncReport } from '../../lib/sync-types.js';
 import { type MotoServer, motoEnv, startMoto } from '../helpers/moto.js';
 
 const CREDENTIALS = {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateStore, type DvAuth } from '../../infra/local/certificate-store.js';
 import { type LocalTencentServer, startTencentServer } from '../../infra/local/tencent-server.js';
 import { main } from '../../lib/cli.js';
-import type { SyncReport } from '../../lib/sync.js';
+import type { SyncReport } from '../../lib/sync-types.js';
 import { type MotoServer, motoEnv, startMoto } from '../helpers/moto.js';
 
 const CREDENTIALS = {

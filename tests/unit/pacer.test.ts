@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../lib/clock.js';
-import { Pacer } from '../../lib/tencent/pacer.js';
+import { Pacer } from '../../lib/pacer.js';
 
 /** A clock whose sleeps can overshoot, like timers on a busy event loop. */
 class LateClock implements Clock {

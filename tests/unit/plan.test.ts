@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { CertificateDetailSchema, type DvAuth, type DvAuthDetail } from '../../lib/tencent/schemas.js';
 import {
   ALLOWED_DOMAINS_UNSET_REASON,
   certificateDomains,
   type PlanInput,
   planValidationRecords,
-} from '../../lib/route53/plan.js';
-import { CertificateDetailSchema, type DvAuth, type DvAuthDetail } from '../../lib/tencent/schemas.js';
+} from '../../lib/validation/plan.js';
 import { loadFixture } from '../helpers/fixtures.js';
 
 const CNAME_TARGET =

@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import { GetChangeCommand, ListHostedZonesCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Clock } from '../../lib/clock.js';
+import { Pacer } from '../../lib/pacer.js';
 import { addRoute53Pacing, createRoute53Client, ROUTE53_POLICY } from '../../lib/route53/client.js';
-import { Pacer } from '../../lib/tencent/pacer.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
 const STATIC_CREDENTIALS = {

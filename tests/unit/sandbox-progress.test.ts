@@ -7,7 +7,7 @@ import {
   wroteSomething,
 } from '../../infra/local/sandbox-progress.js';
 import type { ExportEntry } from '../../lib/export.js';
-import type { CertificateReport, SyncReport } from '../../lib/sync.js';
+import type { CertificateReport, SyncReport } from '../../lib/sync-types.js';
 
 const zone = { id: 'Z1', name: 'example.com' };
 

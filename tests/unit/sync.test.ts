@@ -10,7 +10,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../lib/logger.js';
-import { hasFailures, runSync, type SyncDeps, type SyncSettings } from '../../lib/sync.js';
+import { hasFailures, runSync } from '../../lib/sync.js';
+import type { SyncDeps, SyncSettings } from '../../lib/sync-types.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { cname, type FakeCertificate, FakeTencent, txt } from '../helpers/fake-tencent.js';
 

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../lib/logger.js';
-import type { SyncReport } from '../../lib/sync.js';
+import type { SyncReport } from '../../lib/sync-types.js';
 import {
   handleWebhook,
   ReplayGuard,

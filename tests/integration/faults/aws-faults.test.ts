@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateStore } from '../../../infra/local/certificate-store.js';
 import { type LocalTencentServer, startTencentServer } from '../../../infra/local/tencent-server.js';
 import { ROUTE53_POLICY } from '../../../lib/route53/client.js';
-import type { SyncReport } from '../../../lib/sync.js';
+import type { SyncReport } from '../../../lib/sync-types.js';
 import { type AwsFault, type FaultProxy, startFaultProxy } from '../../helpers/fault-proxy.js';
 import { type MotoServer, motoEnv, startMoto } from '../../helpers/moto.js';
 import {

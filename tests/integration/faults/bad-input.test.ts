@@ -12,7 +12,7 @@ import { loadConfig } from '../../../lib/config.js';
 import { type BaseDeps, createBaseDeps } from '../../../lib/deps/base.js';
 import { createWebhookDeps } from '../../../lib/deps/webhook.js';
 import type { RecordAction } from '../../../lib/route53/types.js';
-import type { CertificateOutcome, CertificateReport, SyncReport } from '../../../lib/sync.js';
+import type { CertificateOutcome, CertificateReport, SyncReport } from '../../../lib/sync-types.js';
 import {
   handleWebhook,
   MAX_BODY_BYTES,

@@ -10,7 +10,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateStore } from '../../../infra/local/certificate-store.js';
 import { type LocalTencentServer, startTencentServer } from '../../../infra/local/tencent-server.js';
-import { type SyncReport, summarizeSyncReport } from '../../../lib/sync.js';
+import { summarizeSyncReport } from '../../../lib/sync.js';
+import type { SyncReport } from '../../../lib/sync-types.js';
 import { type FaultProxy, startFaultProxy } from '../../helpers/fault-proxy.js';
 import { type MotoServer, motoEnv, startMoto } from '../../helpers/moto.js';
 import {

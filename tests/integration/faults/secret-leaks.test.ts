@@ -16,7 +16,7 @@ import { main } from '../../../lib/cli.js';
 import { loadConfig } from '../../../lib/config.js';
 import { createBaseDeps } from '../../../lib/deps/base.js';
 import { createWebhookDeps } from '../../../lib/deps/webhook.js';
-import type { SyncReport } from '../../../lib/sync.js';
+import type { SyncReport } from '../../../lib/sync-types.js';
 import { handleWebhook, type WebhookRequest, webhookSignature } from '../../../lib/webhook.js';
 import { type FaultProxy, startFaultProxy } from '../../helpers/fault-proxy.js';
 import { type MotoServer, motoEnv, startMoto } from '../../helpers/moto.js';

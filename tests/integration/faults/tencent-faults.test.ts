@@ -16,7 +16,7 @@ import {
   type LocalTencentServer,
   startTencentServer,
 } from '../../../infra/local/tencent-server.js';
-import type { SyncReport } from '../../../lib/sync.js';
+import type { SyncReport } from '../../../lib/sync-types.js';
 import { type FaultProxy, startFaultProxy } from '../../helpers/fault-proxy.js';
 import { type MotoServer, motoEnv, startMoto } from '../../helpers/moto.js';
 import {

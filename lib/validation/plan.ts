@@ -1,6 +1,6 @@
 import { isUnder, isValidDnsName, normalizeName, stripWildcard } from '../domain.js';
+import type { RecordOutcome, ValidationRecord, ValidationRecordType } from '../route53/types.js';
 import type { CertificateDetail } from '../tencent/schemas.js';
-import type { RecordOutcome, ValidationRecord, ValidationRecordType } from './types.js';
 
 /** The parts of a certificate (DescribeCertificate / DescribeCertificateDetail) the planner reads. */
 export interface PlanInput {

@@ -1,0 +1,107 @@
+import type { Route53Client } from '@aws-sdk/client-route-53';
+import type { Clock } from './clock.js';
+import type { ExportEntry, IssuedCertificateHandler } from './export.js';
+import type { Logger } from './logger.js';
+import type { RecordAction, RecordOutcome, ZoneOverride } from './route53/types.js';
+import type { CertificateListItem } from './tencent/schemas.js';
+import type { TencentSslApi } from './tencent/ssl-api.js';
+
+/* The shapes a sync run takes and gives: shared by the run, its validation pipeline and its readers. */
+
+/** Settings of a sync run, from the configuration. */
+export interface SyncSettings {
+  allowedDomains: string[] | '*' | undefined;
+  zoneOverrides: ZoneOverride[];
+  recordTtl: number;
+  waitForInsync: boolean;
+  /** Upper bound on waiting for INSYNC. */
+  insyncTimeoutMs?: number;
+  /** Ask the CA to check at once after new records are in sync (CompleteCertificate). */
+  nudgeCa?: boolean;
+  dryRun: boolean;
+}
+
+/** The Tencent calls a sync run makes. */
+export type SyncTencentApi = Pick<
+  TencentSslApi,
+  'listCertificates' | 'describeCertificate' | 'completeCertificate'
+>;
+
+export interface SyncDeps {
+  tencent: SyncTencentApi;
+  route53: Route53Client;
+  clock: Clock;
+  logger: Logger;
+  settings: SyncSettings;
+  /** Absent: issued certificates are listed in the report as ready for export. */
+  onIssued?: IssuedCertificateHandler;
+  /** For `status`: what the secrets hold for issued certificates (reads only). */
+  exportState?: (items: CertificateListItem[]) => Promise<ExportEntry[]>;
+}
+
+export interface SyncRequest {
+  /** Only these certificates; all pending and issued ones when absent. */
+  certificateIds?: string[];
+  /** Overrides the configured DRY_RUN. */
+  dryRun?: boolean;
+  /** Epoch ms after which no new certificate is started (a Lambda running out of time). */
+  deadline?: number;
+}
+
+/**
+ * - `validating`: records are in place (written or already there); waiting for the CA.
+ * - `blocked`: a record was refused or conflicts: needs a person.
+ * - `failed`: an error stopped this certificate; the next run tries again.
+ * - `deferred`: not started because the run ran out of time.
+ * - `issued`: status 1, handed to export (or ready for it).
+ * - `ignored`: a status this tool does not act on (failed, expired, cancelled…).
+ * - `not-found`: an id asked for that Tencent does not know.
+ */
+export type CertificateOutcome =
+  | 'validating'
+  | 'blocked'
+  | 'failed'
+  | 'deferred'
+  | 'issued'
+  | 'ignored'
+  | 'not-found';
+
+export interface CertificateReport {
+  certificateId: string;
+  domains: string[];
+  status: number | null;
+  statusName: string | null;
+  /** Until when the CA waits for validation (DVAuthDeadline). */
+  validationDeadline: string | null;
+  outcome: CertificateOutcome;
+  records: RecordOutcome[];
+  /** All written changes reached INSYNC (absent when nothing was written or waiting is off). */
+  insync?: boolean;
+  /** CompleteCertificate was accepted. */
+  nudged?: boolean;
+  /** Why the nudge was not accepted, or that it was skipped to end the run in time. */
+  nudgeNote?: string;
+  export?: ExportEntry;
+  error?: string;
+}
+
+export interface RunFailure {
+  reason: string;
+  /** The AWS credentials or their permissions are at fault (exit code 2 of the CLI). */
+  credentials: boolean;
+}
+
+export interface SyncReport {
+  dryRun: boolean;
+  /** Set when a step stopped every pending certificate (e.g. the hosted zones could not be listed). */
+  fatal?: RunFailure;
+  startedAt: string;
+  finishedAt: string;
+  certificates: CertificateReport[];
+  totals: {
+    certificates: number;
+    byOutcome: Partial<Record<CertificateOutcome, number>>;
+    records: Partial<Record<RecordAction, number>>;
+    route53ChangeBatches: number;
+  };
+}
