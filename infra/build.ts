@@ -24,7 +24,7 @@ rmSync(outdir, { recursive: true, force: true });
 const common = {
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node24',
   format: 'esm',
   sourcemap: true,
   minify: true,

@@ -132,7 +132,7 @@ describe('the packaged CloudFormation template', () => {
     const sync = template.Resources.SyncLambdaFunction?.Properties;
     expect(sync).toMatchObject({
       ReservedConcurrentExecutions: 1,
-      Runtime: 'nodejs20.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
     });
   });
