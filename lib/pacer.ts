@@ -21,10 +21,12 @@ interface ActionState {
   window: number[];
   /** Grants are handed out one after another, in call order. */
   tail: Promise<void>;
+  /** Turns asked for and not granted yet. */
+  waiting: number;
 }
 
 const WINDOW_MS = 1000;
-const DEFAULT_WINDOW_SAFETY_MS = 25;
+const DEFAULT_WINDOW_SAFETY_MS = 50;
 
 /**
  * Spaces requests evenly, per action: at rate r, one every 1000/r ms, in call order; callers
@@ -51,25 +53,42 @@ export class Pacer {
   }
 
   /**
+   * When a request for `action` asked for now would be granted, about: after the turns already
+   * waiting, one interval apart. Lets a caller with a choice of actions take the freer budget.
+   */
+  nextSlot(action: string): number {
+    const now = this.#options.clock.now();
+    const state = this.#states.get(action);
+    if (!state) return now;
+    const interval = this.intervalMs(action);
+    return Math.max(now, state.last + interval) + state.waiting * interval;
+  }
+
+  /**
    * Resolves when the caller may send its request for `action`. With `signal`, an abort rejects
    * at once, and a turn not yet reached is given up without using a slot.
    */
   acquire(action: string, signal?: AbortSignal): Promise<void> {
     let state = this.#states.get(action);
     if (!state) {
-      state = { last: Number.NEGATIVE_INFINITY, window: [], tail: Promise.resolve() };
+      state = { last: Number.NEGATIVE_INFINITY, window: [], tail: Promise.resolve(), waiting: 0 };
       this.#states.set(action, state);
     }
     const current = state;
-    const turn = current.tail.then(() => (signal?.aborted ? undefined : this.#grant(action, current)));
+    current.waiting++;
+    const turn = current.tail
+      .then(() => (signal?.aborted ? undefined : this.#grant(action, current)))
+      .finally(() => {
+        current.waiting--;
+      });
     current.tail = turn;
     if (!signal) return turn;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    // A queue of turns may all wait on one signal: a single listener per signal serves them all.
     return new Promise<void>((resolve, reject) => {
-      const onAbort = () => reject(signal.reason);
-      if (signal.aborted) onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
+      const unsubscribe = onAbort(signal, reject);
       turn.then(() => {
-        signal.removeEventListener('abort', onAbort);
+        unsubscribe();
         resolve();
       }, reject);
     });
@@ -89,4 +108,29 @@ export class Pacer {
     state.window.push(sent);
     if (state.window.length > capacity) state.window.shift();
   }
+}
+
+/** The rejections waiting on each signal, so a signal carries one abort listener however many turns wait on it. */
+const aborters = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
+
+function onAbort(signal: AbortSignal, reject: (reason: unknown) => void): () => void {
+  let waiting = aborters.get(signal);
+  if (!waiting) {
+    const set = new Set<(reason: unknown) => void>();
+    waiting = set;
+    aborters.set(signal, set);
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const fail of set) fail(signal.reason);
+        set.clear();
+      },
+      { once: true },
+    );
+  }
+  waiting.add(reject);
+  const own = waiting;
+  return () => {
+    own.delete(reject);
+  };
 }

@@ -24,7 +24,7 @@ export interface SyncSettings {
 /** The Tencent calls a sync run makes. */
 export type SyncTencentApi = Pick<
   TencentSslApi,
-  'listCertificates' | 'describeCertificate' | 'completeCertificate'
+  'listCertificates' | 'describeValidation' | 'completeCertificate'
 >;
 
 export interface SyncDeps {

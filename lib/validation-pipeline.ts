@@ -27,8 +27,18 @@ import { certificateDomains, planValidationRecords } from './validation/plan.js'
  * records must lie under its own domains, which the listing already gives. Certificates are read
  * grouped by zone so zones complete early; INSYNC waits and CompleteCertificate nudges follow
  * per zone and per certificate, also while reads go on.
+ *
+ * The steps, in the order a run takes them:
+ *   1. listZones          one ListHostedZones for the run
+ *   2. predictZones       the zones each certificate can write to, from its listed domains
+ *   3. readingOrder       certificates grouped by zone, smallest zones first
+ *   4. readCertificate    DvAuths → planned records → the zone they go to (run.read, in a pool)
+ *   5. writeZone          read the zone's record sets, diff, one change batch, wait for INSYNC
+ *   6. settleCertificate  INSYNC per certificate, then the CompleteCertificate nudge
+ *   7. conclude           each certificate's outcome from its records
  */
 
+/** Reads in flight: enough to keep both read budgets (DescribeCertificate and -Detail) busy. */
 const DESCRIBE_CONCURRENCY = 20;
 const BATCH_COMMENT = 'tencent-ssl-sync: certificate validation records';
 const DEFAULT_INSYNC_TIMEOUT_MS = 120_000;
@@ -61,11 +71,26 @@ interface ZoneDone {
   changes: Map<string, string[]>;
 }
 
+const NOTHING_WRITTEN: ZoneDone = { pending: new Set(), changes: new Map() };
+
 class Deferred<T> {
   resolve!: (value: T) => void;
   readonly promise = new Promise<T>((resolve) => {
     this.resolve = resolve;
   });
+}
+
+/** Deferreds created on first use, by key. */
+class DeferredMap<T> {
+  readonly #entries = new Map<string, Deferred<T>>();
+  get(key: string): Deferred<T> {
+    let entry = this.#entries.get(key);
+    if (!entry) {
+      entry = new Deferred<T>();
+      this.#entries.set(key, entry);
+    }
+    return entry;
+  }
 }
 
 function outcomeOf(record: ValidationRecord): Omit<RecordOutcome, 'action'> {
@@ -84,6 +109,8 @@ function allowedBy(domain: string, allowed: string[] | '*' | undefined): boolean
   return allowed === '*' || allowed.some((a) => isUnder(domain, a));
 }
 
+const idOf = (item: CertificateListItem) => item.CertificateId as string;
+
 /**
  * Reads the pending certificates' validation records, writes them zone by zone (unless dry),
  * waits for INSYNC and nudges the CA. Fills each certificate's report.
@@ -94,55 +121,89 @@ export async function validatePending(
   reports: Map<string, CertificateReport>,
   options: PipelineOptions,
 ): Promise<PipelineResult> {
-  const { settings, logger, clock } = deps;
-  const result: PipelineResult = { batches: 0 };
-  if (items.length === 0) return result;
+  if (items.length === 0) return { batches: 0 };
+  const zones = await listZones(deps, items, reports);
+  if ('fatal' in zones) return { batches: 0, fatal: zones.fatal };
+  const run = new ValidationRun(deps, reports, options, zones.zones);
+  const prediction = predictZones(items, deps.settings.allowedDomains, run.resolve);
+  const ordered = readingOrder(items, prediction);
+  await run.readAll(ordered, prediction);
+  await run.settle();
+  run.conclude(items);
+  return run.result;
+}
+
+/**
+ * Step 1: the account's hosted zones, listed once per run. Without an allow-list nothing can be
+ * written, so Route53 is not asked; when the listing fails no record can be placed and every
+ * pending certificate waits for the next run.
+ */
+async function listZones(
+  deps: SyncDeps,
+  items: CertificateListItem[],
+  reports: Map<string, CertificateReport>,
+): Promise<{ zones: HostedZone[] } | { fatal: RunFailure }> {
+  const { settings, logger } = deps;
   if (settings.allowedDomains === undefined) {
     logger.warn('ALLOWED_DOMAINS is not set: no record will be written', {
       fix: 'set ALLOWED_DOMAINS to the domains this tool may validate, e.g. ALLOWED_DOMAINS=example.com, or * for every zone',
     });
+    return { zones: [] };
   }
-  // One listing of the account's zones per run; without an allow-list nothing can be written, so Route53 is not asked.
-  let zones: HostedZone[] = [];
-  if (settings.allowedDomains !== undefined) {
-    try {
-      zones = await listHostedZones(deps.route53);
-    } catch (error) {
-      // Without the zones no record can be placed: every pending certificate waits for the next run.
-      const reason = `Route53 ListHostedZones failed: ${errorMessage(error)}`;
-      logger.error('cannot list the Route53 hosted zones', { error });
-      for (const item of items) {
-        const report = reports.get(item.CertificateId as string) as CertificateReport;
-        report.outcome = 'failed';
-        report.error = reason;
-      }
-      result.fatal = { reason, credentials: isAwsCredentialsError(error) };
-      return result;
+  try {
+    return { zones: await listHostedZones(deps.route53) };
+  } catch (error) {
+    const reason = `Route53 ListHostedZones failed: ${errorMessage(error)}`;
+    logger.error('cannot list the Route53 hosted zones', { error });
+    for (const item of items) {
+      const report = reports.get(idOf(item)) as CertificateReport;
+      report.outcome = 'failed';
+      report.error = reason;
     }
+    return { fatal: { reason, credentials: isAwsCredentialsError(error) } };
   }
-  const zoneById = new Map(zones.map((zone) => [zone.id, zone]));
-  const resolve = (name: string) => resolveZone(name, zones, settings.zoneOverrides);
+}
 
-  // Which zones each certificate can write to, from the domains the listing already shows.
-  const predicted = new Map<string, string[]>();
-  const remaining = new Map<string, number>();
+interface ZonePrediction {
+  /** Zone ids each certificate can write to. */
+  zonesOf: Map<string, string[]>;
+  /** Per zone, how many certificates can still add records to it. */
+  readersLeft: Map<string, number>;
+}
+
+/** Step 2: which zones each certificate can write to, from the domains the listing already shows. */
+function predictZones(
+  items: CertificateListItem[],
+  allowed: string[] | '*' | undefined,
+  resolve: ValidationRun['resolve'],
+): ZonePrediction {
+  const zonesOf = new Map<string, string[]>();
+  const readersLeft = new Map<string, number>();
   for (const item of items) {
     const ids = new Set<string>();
     for (const domain of certificateDomains({ Domain: item.Domain, SubjectAltName: item.SubjectAltName })) {
-      if (!allowedBy(domain, settings.allowedDomains)) continue;
+      if (!allowedBy(domain, allowed)) continue;
       const zone = resolve(`_.${stripWildcard(domain)}`);
       if ('zone' in zone) ids.add(zone.zone.id);
     }
-    predicted.set(item.CertificateId as string, [...ids]);
-    for (const id of ids) remaining.set(id, (remaining.get(id) ?? 0) + 1);
+    zonesOf.set(idOf(item), [...ids]);
+    for (const id of ids) readersLeft.set(id, (readersLeft.get(id) ?? 0) + 1);
   }
-  // Read certificates zone by zone, each zone complete at its turn. Smallest zones first: the
-  // first zone is written, in sync and nudged soonest, and from then on writes and nudges keep
-  // pace with the reads instead of trailing them by a whole zone.
-  const zoneOrder = [...remaining.entries()].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
+  return { zonesOf, readersLeft };
+}
+
+/**
+ * Step 3: certificates zone by zone, each zone complete at its turn. Smallest zones first: the
+ * first zone is written, in sync and nudged soonest, and from then on writes and nudges keep
+ * pace with the reads instead of trailing them by a whole zone.
+ */
+function readingOrder(items: CertificateListItem[], prediction: ZonePrediction): CertificateListItem[] {
+  const zoneOrder = [...prediction.readersLeft.entries()].sort(
+    (a, b) => a[1] - b[1] || a[0].localeCompare(b[0]),
+  );
   const byZone = new Map<string, CertificateListItem[]>();
   for (const item of items) {
-    for (const zoneId of predicted.get(item.CertificateId as string) ?? []) {
+    for (const zoneId of prediction.zonesOf.get(idOf(item)) ?? []) {
       byZone.set(zoneId, [...(byZone.get(zoneId) ?? []), item]);
     }
   }
@@ -150,157 +211,95 @@ export async function validatePending(
   const ordered: CertificateListItem[] = [];
   for (const [zoneId] of zoneOrder) {
     for (const item of byZone.get(zoneId) ?? []) {
-      if (queued.has(item.CertificateId as string)) continue;
-      queued.add(item.CertificateId as string);
+      if (queued.has(idOf(item))) continue;
+      queued.add(idOf(item));
       ordered.push(item);
     }
   }
-  ordered.push(...items.filter((item) => !queued.has(item.CertificateId as string)));
+  ordered.push(...items.filter((item) => !queued.has(idOf(item))));
+  return ordered;
+}
 
-  const wanted = new Map<string, ValidationRecord[]>();
-  const late = new Map<string, ValidationRecord[]>();
-  const done = new Map<string, Deferred<ZoneDone>>();
-  const lateDone = new Map<string, Deferred<ZoneDone>>();
-  const zoneTasks: Promise<void>[] = [];
-  const settleTasks: Promise<void>[] = [];
-  // Nudges are best effort: once every zone is written and in sync they get a short grace, then
-  // the ones still waiting for a slot are dropped rather than keep the run going.
-  const nudgeWindow = new AbortController();
-  const doneOf = (zoneId: string) => {
-    let entry = done.get(zoneId);
-    if (!entry) {
-      entry = new Deferred<ZoneDone>();
-      done.set(zoneId, entry);
+/** The state of one pipelined run: records gathered per zone, zone writes and settlements under way. */
+class ValidationRun {
+  readonly result: PipelineResult = { batches: 0 };
+  readonly resolve: (name: string) => ReturnType<typeof resolveZone>;
+  readonly #zoneById: Map<string, HostedZone>;
+  /** Records waiting for their zone's batch. */
+  readonly #wanted = new Map<string, ValidationRecord[]>();
+  /** Records for zones already written: a second batch at the end. */
+  readonly #late = new Map<string, ValidationRecord[]>();
+  readonly #done = new DeferredMap<ZoneDone>();
+  readonly #lateDone = new DeferredMap<ZoneDone>();
+  readonly #started = new Set<string>();
+  readonly #zoneTasks: Promise<void>[] = [];
+  readonly #settleTasks: Promise<void>[] = [];
+  /** Reissues without validation records: nothing to do. */
+  readonly #leftAlone = new Set<string>();
+  /**
+   * Nudges are best effort: once every zone is written and in sync they get a short grace, then
+   * the ones still waiting for a slot are dropped rather than keep the run going.
+   */
+  readonly #nudgeWindow = new AbortController();
+  #authFailure: unknown;
+
+  constructor(
+    private readonly deps: SyncDeps,
+    private readonly reports: Map<string, CertificateReport>,
+    private readonly options: PipelineOptions,
+    zones: HostedZone[],
+  ) {
+    this.#zoneById = new Map(zones.map((zone) => [zone.id, zone]));
+    this.resolve = (name) => resolveZone(name, zones, deps.settings.zoneOverrides);
+  }
+
+  #report(id: string): CertificateReport {
+    return this.reports.get(id) as CertificateReport;
+  }
+
+  /**
+   * Step 4, over every certificate: reads in a pool until the deadline (or a credential failure),
+   * then starts the zones still held back and the late batches.
+   */
+  async readAll(ordered: CertificateListItem[], prediction: ZonePrediction): Promise<void> {
+    const { clock } = this.deps;
+    const { deadline } = this.options;
+    const results = await mapPool(
+      ordered,
+      DESCRIBE_CONCURRENCY,
+      (item) => this.#readCertificate(item, prediction),
+      () => this.#authFailure === undefined && (deadline === undefined || clock.now() < deadline),
+    );
+    results.forEach((outcome, index) => {
+      if (outcome !== undefined) return;
+      const report = this.#report(idOf(ordered[index] as CertificateListItem));
+      report.outcome = 'deferred';
+      report.error = 'not started: the run ran out of time; the next run continues';
+    });
+    // Zones held back by certificates that were not read, and zones nobody predicted.
+    for (const zoneId of [...this.#wanted.keys(), ...prediction.readersLeft.keys()]) this.#startZone(zoneId);
+    for (const [zoneId, records] of this.#late) {
+      const second = this.#lateDone.get(zoneId);
+      this.#zoneTasks.push(
+        this.#done
+          .get(zoneId)
+          .promise.then(() => this.#writeZone(zoneId, records))
+          .then(second.resolve),
+      );
     }
-    return entry;
-  };
-  const started = new Set<string>();
+  }
 
-  const runZone = async (zoneId: string, records: ValidationRecord[]): Promise<ZoneDone> => {
-    const listed = zoneById.get(zoneId);
-    const firstRecordZone = records[0] ? resolve(records[0].name) : undefined;
-    const resolved =
-      firstRecordZone && 'zone' in firstRecordZone ? firstRecordZone.zone : { id: zoneId, name: '' };
-    const ref: HostedZoneRef = listed ? { id: listed.id, name: listed.name } : resolved;
-    const zone = { id: ref.id, name: ref.name, ...(listed ? { recordCount: listed.recordCount } : {}) };
-    const outcome: ZoneDone = { pending: new Set(), changes: new Map() };
-    let outcomes: RecordOutcome[];
+  /** Step 4: one certificate's DvAuths, planned and handed to the zones they belong to. */
+  async #readCertificate(item: CertificateListItem, prediction: ZonePrediction): Promise<void> {
+    const { deps } = this;
+    const id = idOf(item);
+    const report = this.#report(id);
     try {
-      const existing = await readRecordSets(deps.route53, zone, [...new Set(records.map((r) => r.name))]);
-      const diff = diffZone({
-        zone: ref,
-        wanted: records,
-        existing: [...existing.values()].flat(),
-        ttl: settings.recordTtl,
-      });
-      outcomes = diff.outcomes;
-      if (!options.dryRun && diff.changes.length > 0) {
-        const applied = await applyChanges(
-          deps.route53,
-          zone.id,
-          diff.changes.map(({ change, outcomes: carried }) => ({ change, tag: carried })),
-          { comment: BATCH_COMMENT, logger },
-        );
-        result.batches += applied.submitted.length;
-        for (const failure of applied.failed) {
-          for (const carried of failure.tag) {
-            carried.action = 'failed';
-            carried.reason = failure.reason;
-          }
-        }
-        for (const submitted of applied.submitted) {
-          for (const id of new Set(submitted.tags.flat().map((o) => o.certificateId))) {
-            outcome.changes.set(id, [...(outcome.changes.get(id) ?? []), submitted.changeId]);
-          }
-        }
-        logger.info('zone updated', { zone: zone.name, changes: diff.changes.length });
-        const ids = applied.submitted.map((s) => s.changeId).filter(Boolean);
-        if (settings.waitForInsync && ids.length > 0) {
-          const budget = settings.insyncTimeoutMs ?? DEFAULT_INSYNC_TIMEOUT_MS;
-          const timeoutMs =
-            options.deadline === undefined
-              ? budget
-              : Math.max(0, Math.min(budget, options.deadline - clock.now()));
-          const waited = await waitForInsync(deps.route53, ids, {
-            clock,
-            timeoutMs,
-            initialDelayMs: INSYNC_FIRST_POLL_MS,
-            logger,
-          });
-          outcome.pending = new Set(waited.pending);
-        }
-      }
-    } catch (error) {
-      const reason = `Route53 zone ${zone.name} (${zone.id}): ${errorMessage(error)}`;
-      logger.warn('cannot update zone', { zone: zone.id, error: reason });
-      outcomes = records.map((record) => ({
-        ...outcomeOf(record),
-        zone: ref,
-        action: 'failed' as const,
-        reason,
-      }));
-    }
-    for (const recordOutcome of outcomes)
-      reports.get(recordOutcome.certificateId)?.records.push(recordOutcome);
-    return outcome;
-  };
-
-  const startZone = (zoneId: string) => {
-    if (started.has(zoneId)) return;
-    started.add(zoneId);
-    const records = wanted.get(zoneId) ?? [];
-    const deferred = doneOf(zoneId);
-    if (records.length === 0) {
-      deferred.resolve({ pending: new Set(), changes: new Map() });
-      return;
-    }
-    zoneTasks.push(runZone(zoneId, records).then(deferred.resolve));
-  };
-
-  const settleCertificate = async (report: CertificateReport, zoneIds: string[], lateZoneIds: string[]) => {
-    const results = await Promise.all([
-      ...zoneIds.map((id) => doneOf(id).promise),
-      ...lateZoneIds.map((id) => (lateDone.get(id) as Deferred<ZoneDone>).promise),
-    ]);
-    const changeIds = results.flatMap((r) => r.changes.get(report.certificateId) ?? []);
-    if (options.dryRun || changeIds.length === 0) return;
-    if (settings.waitForInsync)
-      report.insync = results.every((r) => changeIds.every((id) => !r.pending.has(id)));
-    if (
-      settings.nudgeCa === false ||
-      pendingOutcome(report.records) !== 'validating' ||
-      report.insync === false
-    )
-      return;
-    try {
-      await deps.tencent.completeCertificate(report.certificateId, { signal: nudgeWindow.signal });
-      report.nudged = true;
-    } catch (error) {
-      // The CA checks on its own schedule anyway; a refused or skipped nudge changes nothing.
-      report.nudged = false;
-      if (nudgeWindow.signal.aborted && error === nudgeWindow.signal.reason) {
-        report.nudgeNote = 'skipped to end the run; the CA checks on its own';
-        return;
-      }
-      report.nudgeNote = errorMessage(error);
-      logger.warn('CompleteCertificate was not accepted', {
-        certificateId: report.certificateId,
-        error: report.nudgeNote,
-      });
-    }
-  };
-
-  let authFailure: unknown;
-  const leftAlone = new Set<string>();
-  const describeOne = async (item: CertificateListItem) => {
-    const id = item.CertificateId as string;
-    const report = reports.get(id) as CertificateReport;
-    try {
-      const detail = await deps.tencent.describeCertificate(id);
+      const detail = await deps.tencent.describeValidation(id);
       const auth = detail.DvAuthDetail;
       if (item.Status === CertificateStatus.ReissuePending && !auth?.DvAuths.length && !auth?.DvAuthKey) {
         // A reissue shows validation records only when it needs new ones; without them there is nothing to do.
-        leftAlone.add(id);
+        this.#leftAlone.add(id);
         return;
       }
       const plan = planValidationRecords(
@@ -310,78 +309,199 @@ export async function validatePending(
           SubjectAltName: detail.SubjectAltName.length ? detail.SubjectAltName : item.SubjectAltName,
           DvAuthDetail: detail.DvAuthDetail,
         },
-        settings.allowedDomains,
+        deps.settings.allowedDomains,
       );
       report.records.push(...plan.outcomes);
-      const zoneIds = new Set<string>();
-      const lateZoneIds = new Set<string>();
-      for (const record of plan.records) {
-        const zone = resolve(record.name);
-        if ('error' in zone) {
-          report.records.push({ ...outcomeOf(record), action: 'failed', reason: zone.error });
-          continue;
-        }
-        const zoneId = zone.zone.id;
-        if (started.has(zoneId)) {
-          // A zone already written (the record lies deeper than its domains predicted): a second batch at the end.
-          late.set(zoneId, [...(late.get(zoneId) ?? []), record]);
-          if (!lateDone.has(zoneId)) lateDone.set(zoneId, new Deferred<ZoneDone>());
-          lateZoneIds.add(zoneId);
-        } else {
-          wanted.set(zoneId, [...(wanted.get(zoneId) ?? []), record]);
-          zoneIds.add(zoneId);
-        }
-      }
-      settleTasks.push(settleCertificate(report, [...zoneIds], [...lateZoneIds]));
+      const { zoneIds, lateZoneIds } = this.#routeRecords(report, plan.records);
+      this.#settleTasks.push(this.#settleCertificate(report, zoneIds, lateZoneIds));
     } catch (error) {
-      if (error instanceof TencentApiError && error.isAuthFailure) authFailure ??= error;
+      if (error instanceof TencentApiError && error.isAuthFailure) this.#authFailure ??= error;
       report.outcome = 'failed';
       report.error = errorMessage(error);
-      logger.warn('cannot read certificate', { certificateId: id, error: report.error });
+      deps.logger.warn('cannot read certificate', { certificateId: id, error: report.error });
     } finally {
-      for (const zoneId of predicted.get(id) ?? []) {
-        const left = (remaining.get(zoneId) ?? 1) - 1;
-        remaining.set(zoneId, left);
-        if (left === 0) startZone(zoneId);
+      for (const zoneId of prediction.zonesOf.get(id) ?? []) {
+        const left = (prediction.readersLeft.get(zoneId) ?? 1) - 1;
+        prediction.readersLeft.set(zoneId, left);
+        if (left === 0) this.#startZone(zoneId);
       }
     }
-  };
-
-  const results = await mapPool(
-    ordered,
-    DESCRIBE_CONCURRENCY,
-    describeOne,
-    () => authFailure === undefined && (options.deadline === undefined || clock.now() < options.deadline),
-  );
-  results.forEach((outcome, index) => {
-    if (outcome !== undefined) return;
-    const report = reports.get(ordered[index]?.CertificateId as string) as CertificateReport;
-    report.outcome = 'deferred';
-    report.error = 'not started: the run ran out of time; the next run continues';
-  });
-  // Zones held back by certificates that were not read, and zones nobody predicted.
-  for (const zoneId of [...wanted.keys(), ...remaining.keys()]) startZone(zoneId);
-  for (const [zoneId, records] of late) {
-    const second = lateDone.get(zoneId) as Deferred<ZoneDone>;
-    zoneTasks.push(
-      doneOf(zoneId)
-        .promise.then(() => runZone(zoneId, records))
-        .then(second.resolve),
-    );
   }
-  await Promise.all(zoneTasks);
-  const stopNudges = () => nudgeWindow.abort(new Error('nudge window closed'));
-  const untilDeadline = options.deadline === undefined ? NUDGE_GRACE_MS : options.deadline - clock.now();
-  const timer = setTimeout(stopNudges, Math.max(0, Math.min(NUDGE_GRACE_MS, untilDeadline)));
-  timer.unref();
-  await Promise.all(settleTasks);
-  clearTimeout(timer);
-  if (authFailure) throw authFailure;
-  for (const item of items) {
-    const report = reports.get(item.CertificateId as string) as CertificateReport;
-    if (report.outcome === 'ignored' && !leftAlone.has(report.certificateId)) {
-      report.outcome = pendingOutcome(report.records);
+
+  /** Each planned record to its zone's batch, or to a late batch when that zone is already written. */
+  #routeRecords(
+    report: CertificateReport,
+    records: ValidationRecord[],
+  ): { zoneIds: string[]; lateZoneIds: string[] } {
+    const zoneIds = new Set<string>();
+    const lateZoneIds = new Set<string>();
+    for (const record of records) {
+      const zone = this.resolve(record.name);
+      if ('error' in zone) {
+        report.records.push({ ...outcomeOf(record), action: 'failed', reason: zone.error });
+        continue;
+      }
+      const zoneId = zone.zone.id;
+      // A record lying deeper than its domains predicted can land in a zone already written.
+      const late = this.#started.has(zoneId);
+      const batch = late ? this.#late : this.#wanted;
+      batch.set(zoneId, [...(batch.get(zoneId) ?? []), record]);
+      (late ? lateZoneIds : zoneIds).add(zoneId);
+    }
+    return { zoneIds: [...zoneIds], lateZoneIds: [...lateZoneIds] };
+  }
+
+  #startZone(zoneId: string): void {
+    if (this.#started.has(zoneId)) return;
+    this.#started.add(zoneId);
+    const records = this.#wanted.get(zoneId) ?? [];
+    const done = this.#done.get(zoneId);
+    if (records.length === 0) {
+      done.resolve(NOTHING_WRITTEN);
+      return;
+    }
+    this.#zoneTasks.push(this.#writeZone(zoneId, records).then(done.resolve));
+  }
+
+  #zoneOf(zoneId: string, records: ValidationRecord[]): HostedZoneRef & { recordCount?: number } {
+    const listed = this.#zoneById.get(zoneId);
+    if (listed) return { id: listed.id, name: listed.name, recordCount: listed.recordCount };
+    const first = records[0] ? this.resolve(records[0].name) : undefined;
+    return first && 'zone' in first ? first.zone : { id: zoneId, name: '' };
+  }
+
+  /** Step 5: one zone's record sets read, diffed, written in one batch, and waited for. */
+  async #writeZone(zoneId: string, records: ValidationRecord[]): Promise<ZoneDone> {
+    const { deps, options } = this;
+    const zone = this.#zoneOf(zoneId, records);
+    const ref: HostedZoneRef = { id: zone.id, name: zone.name };
+    const done: ZoneDone = { pending: new Set(), changes: new Map() };
+    let outcomes: RecordOutcome[];
+    try {
+      const existing = await readRecordSets(deps.route53, zone, [...new Set(records.map((r) => r.name))]);
+      const diff = diffZone({
+        zone: ref,
+        wanted: records,
+        existing: [...existing.values()].flat(),
+        ttl: deps.settings.recordTtl,
+      });
+      outcomes = diff.outcomes;
+      if (!options.dryRun && diff.changes.length > 0) {
+        const applied = await applyChanges(
+          deps.route53,
+          zone.id,
+          diff.changes.map(({ change, outcomes: carried }) => ({ change, tag: carried })),
+          { comment: BATCH_COMMENT, logger: deps.logger },
+        );
+        this.result.batches += applied.submitted.length;
+        for (const failure of applied.failed) {
+          for (const carried of failure.tag) {
+            carried.action = 'failed';
+            carried.reason = failure.reason;
+          }
+        }
+        for (const submitted of applied.submitted) {
+          for (const id of new Set(submitted.tags.flat().map((o) => o.certificateId))) {
+            done.changes.set(id, [...(done.changes.get(id) ?? []), submitted.changeId]);
+          }
+        }
+        deps.logger.info('zone updated', { zone: zone.name, changes: diff.changes.length });
+        done.pending = await this.#waitForInsync(applied.submitted.map((s) => s.changeId).filter(Boolean));
+      }
+    } catch (error) {
+      const reason = `Route53 zone ${zone.name} (${zone.id}): ${errorMessage(error)}`;
+      deps.logger.warn('cannot update zone', { zone: zone.id, error: reason });
+      outcomes = records.map((record) => ({
+        ...outcomeOf(record),
+        zone: ref,
+        action: 'failed' as const,
+        reason,
+      }));
+    }
+    for (const outcome of outcomes) this.reports.get(outcome.certificateId)?.records.push(outcome);
+    return done;
+  }
+
+  /** The change ids still PENDING when waiting ended (bounded by the run's deadline). */
+  async #waitForInsync(changeIds: string[]): Promise<Set<string>> {
+    const { settings, clock, logger, route53 } = this.deps;
+    if (!settings.waitForInsync || changeIds.length === 0) return new Set();
+    const budget = settings.insyncTimeoutMs ?? DEFAULT_INSYNC_TIMEOUT_MS;
+    const { deadline } = this.options;
+    const timeoutMs = deadline === undefined ? budget : Math.max(0, Math.min(budget, deadline - clock.now()));
+    const waited = await waitForInsync(route53, changeIds, {
+      clock,
+      timeoutMs,
+      initialDelayMs: INSYNC_FIRST_POLL_MS,
+      logger,
+    });
+    return new Set(waited.pending);
+  }
+
+  /** Step 6: once its zones are written, whether the certificate's changes are INSYNC, then the nudge. */
+  async #settleCertificate(report: CertificateReport, zoneIds: string[], lateZoneIds: string[]) {
+    const results = await Promise.all([
+      ...zoneIds.map((id) => this.#done.get(id).promise),
+      ...lateZoneIds.map((id) => this.#lateDone.get(id).promise),
+    ]);
+    const changeIds = results.flatMap((r) => r.changes.get(report.certificateId) ?? []);
+    if (this.options.dryRun || changeIds.length === 0) return;
+    const { settings } = this.deps;
+    if (settings.waitForInsync)
+      report.insync = results.every((r) => changeIds.every((id) => !r.pending.has(id)));
+    if (
+      settings.nudgeCa === false ||
+      pendingOutcome(report.records) !== 'validating' ||
+      report.insync === false
+    )
+      return;
+    await this.#nudge(report);
+  }
+
+  /** Asks the CA to check now (CompleteCertificate); a refused or skipped nudge changes nothing. */
+  async #nudge(report: CertificateReport): Promise<void> {
+    const signal = this.#nudgeWindow.signal;
+    try {
+      await this.deps.tencent.completeCertificate(report.certificateId, { signal });
+      report.nudged = true;
+    } catch (error) {
+      // The CA checks on its own schedule anyway.
+      report.nudged = false;
+      if (signal.aborted && error === signal.reason) {
+        report.nudgeNote = 'skipped to end the run; the CA checks on its own';
+        return;
+      }
+      report.nudgeNote = errorMessage(error);
+      this.deps.logger.warn('CompleteCertificate was not accepted', {
+        certificateId: report.certificateId,
+        error: report.nudgeNote,
+      });
     }
   }
-  return result;
+
+  /** Waits for every zone, gives the nudges their grace, and passes a credential failure on. */
+  async settle(): Promise<void> {
+    const { clock } = this.deps;
+    await Promise.all(this.#zoneTasks);
+    const { deadline } = this.options;
+    const untilDeadline = deadline === undefined ? NUDGE_GRACE_MS : deadline - clock.now();
+    const timer = setTimeout(
+      () => this.#nudgeWindow.abort(new Error('nudge window closed')),
+      Math.max(0, Math.min(NUDGE_GRACE_MS, untilDeadline)),
+    );
+    timer.unref();
+    await Promise.all(this.#settleTasks);
+    clearTimeout(timer);
+    if (this.#authFailure) throw this.#authFailure;
+  }
+
+  /** Step 7: the outcome of each certificate not already decided, from its records. */
+  conclude(items: CertificateListItem[]): void {
+    for (const item of items) {
+      const report = this.#report(idOf(item));
+      if (report.outcome === 'ignored' && !this.#leftAlone.has(report.certificateId)) {
+        report.outcome = pendingOutcome(report.records);
+      }
+    }
+  }
 }

@@ -123,13 +123,20 @@ export class TencentClient {
     this.#dispatcher =
       options.dispatcher ??
       new Agent({
-        connections: options.connections ?? 16,
+        // More sockets than reads, exports and nudges can have in flight: a paced request never
+        // waits for a socket, so it leaves when granted and the pacing holds on the wire.
+        connections: options.connections ?? 64,
         keepAliveTimeout: 30_000,
         keepAliveMaxTimeout: 120_000,
         connect: { timeout: this.#timeouts.connectMs },
         headersTimeout: this.#timeouts.headersMs,
         bodyTimeout: this.#timeouts.bodyMs,
       });
+  }
+
+  /** When a call of `action` made now would leave, about, given the calls already waiting for it. */
+  nextSlot(action: string): number {
+    return this.#pacer.nextSlot(action);
   }
 
   /** Calls `action` with `params` and parses the `Response` object with `schema`. */

@@ -1,8 +1,7 @@
 /**
  * `npm run bench`: the sync against the local Tencent SSL server (strict 10 requests/second per
- * action, realistic latency) and moto, measured; then the function bundles. Exits non-zero when
- * a target is missed. Options: --n N (pending certificates, default 300), --memory-n N (default
- * 1000), --skip-memory, --results (rewrite tests/bench/RESULTS.md).
+ * action, realistic latency) and moto, measured at several account sizes; then the function
+ * bundles. Exits non-zero when a target is missed.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -13,41 +12,77 @@ import { CertificateStore } from '../../infra/local/certificate-store.js';
 import { motoEnv, startMoto } from '../../infra/local/moto.js';
 import { startTencentServer } from '../../infra/local/tencent-server.js';
 import type { WorkerResult } from './figures.js';
-import { seedScenario } from './scenario.js';
+import { seedScenario, zonesFor } from './scenario.js';
 
 const run = promisify(execFile);
-const { values } = parseArgs({
-  options: {
-    n: { type: 'string', default: '300' },
-    'memory-n': { type: 'string', default: '1000' },
-    'skip-memory': { type: 'boolean', default: false },
-    results: { type: 'boolean', default: false },
-  },
-});
-const N = Number(values.n);
-const MEMORY_N = Number(values['memory-n']);
+
+const USAGE = `usage: npm run bench -- [options]
+
+Runs the sync twice (a first run that writes, a second with nothing new) against the local
+Tencent SSL server and moto for each account size, then measures the function bundles.
+
+options:
+  --n LIST         pending certificates per scenario, comma separated (default 50,100,300,1000)
+  --skip-memory    do not check peak memory
+  --skip-bundles   do not build and measure the function bundles
+  --results        rewrite the figures in tests/bench/RESULTS.md
+  -h, --help       this text
+
+targets, per size N: first-run wall <= 0.55 x N/10 s + 1 s (reads spread over the two
+DescribeCertificate actions), Route53 change calls = zones touched, zero rate-limit rejections,
+zero writes in the second run; peak memory < 256 MiB at the largest N.`;
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        n: { type: 'string', default: '50,100,300,1000' },
+        'skip-memory': { type: 'boolean', default: false },
+        'skip-bundles': { type: 'boolean', default: false },
+        results: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
+}
+
+const values = parseOptions();
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const SIZES = values.n.split(',').map((n) => Number(n.trim()));
+if (SIZES.some((n) => !Number.isInteger(n) || n < 1)) {
+  process.stderr.write(`--n takes positive whole numbers, comma separated: ${values.n}\n\n${USAGE}\n`);
+  process.exit(2);
+}
 const RATE = 10;
-const ZONES = 20;
+const LATENCY = { min: 40, max: 120 };
 const CREDENTIALS = {
   secretId: 'AKIDbench0000000000000000000000000',
   secretKey: 'bench-secret-key-0000000000000000',
 };
 
+/** The target wall time of a first run at size n: reads spread over two 10/s budgets, plus a second. */
+const targetMs = (n: number) => (0.55 * (n / RATE) + 1) * 1000;
+
 interface Measured {
   pending: number;
+  zones: number;
   worker: WorkerResult;
-  describeCalls: number[];
   rateLimited: number;
-  tencentCalls: Record<string, number>;
+  /** Tencent calls per action, first and second run. */
+  tencentCalls: [Record<string, number>, Record<string, number>];
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
-async function measureSync(
-  pending: number,
-  rate: number,
-  latency: { min: number; max: number },
-): Promise<Measured> {
+async function measureSync(pending: number): Promise<Measured> {
   const moto = await startMoto();
   const store = new CertificateStore({ seed: 2026 });
   const env = motoEnv(moto.endpoint);
@@ -56,28 +91,23 @@ async function measureSync(
     region: 'us-east-1',
     credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
   });
-  await seedScenario(route53, store, {
-    pending,
-    zones: ZONES,
-    issued: Math.round(pending / 2),
-    other: pending,
-  });
+  const zones = zonesFor(pending);
+  await seedScenario(route53, store, { pending, zones, issued: Math.round(pending / 2), other: pending });
   route53.destroy();
   const server = await startTencentServer({
     credentials: [CREDENTIALS],
     store,
-    rateLimit: rate,
-    latencyMs: latency,
+    rateLimit: RATE,
+    latencyMs: LATENCY,
   });
   try {
-    const describeCalls: number[] = [];
     const runEnv = {
       ...process.env,
       ...env,
       TENCENTCLOUD_SSL_ENDPOINT: server.url,
       TENCENTCLOUD_SECRET_ID: CREDENTIALS.secretId,
       TENCENTCLOUD_SECRET_KEY: CREDENTIALS.secretKey,
-      TENCENTCLOUD_RATE_LIMIT: String(rate),
+      TENCENTCLOUD_RATE_LIMIT: String(RATE),
       ALLOWED_DOMAINS: '*',
       LOG_LEVEL: 'error',
     };
@@ -93,17 +123,22 @@ async function measureSync(
       .map((r, i) => (r.action === 'DescribeCertificates' ? i : -1))
       .filter((i) => i >= 0);
     const split = listings[1] ?? requests.length;
-    describeCalls.push(
-      requests.slice(0, split).filter((r) => r.action === 'DescribeCertificate').length,
-      requests.slice(split).filter((r) => r.action === 'DescribeCertificate').length,
-    );
+    const countActions = (part: typeof requests) => {
+      const counts: Record<string, number> = {};
+      for (const r of part) counts[String(r.action)] = (counts[String(r.action)] ?? 0) + 1;
+      return counts;
+    };
     const start = requests[0]?.at ?? 0;
     for (const r of requests.filter((x) => x.outcome === 'rate-limited')) {
       log(`rate-limited: ${r.action} at ${r.at - start} ms`);
     }
-    const tencentCalls: Record<string, number> = {};
-    for (const r of requests) tencentCalls[String(r.action)] = (tencentCalls[String(r.action)] ?? 0) + 1;
-    return { pending, worker, describeCalls, rateLimited: server.stats.rateLimited, tencentCalls };
+    return {
+      pending,
+      zones,
+      worker,
+      rateLimited: server.stats.rateLimited,
+      tencentCalls: [countActions(requests.slice(0, split)), countActions(requests.slice(split))],
+    };
   } finally {
     await server.close();
     await moto.stop();
@@ -159,72 +194,75 @@ interface Check {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const reads = (calls: Record<string, number>) =>
+  (calls.DescribeCertificate ?? 0) + (calls.DescribeCertificateDetail ?? 0);
 
 log(`tencent-ssl-sync benchmark — node ${process.version}, ${cpus().length} cores, ${mib(totalmem())} RAM`);
 log(
-  `scenario: ${N} pending certificates (1–3 names) across ${ZONES} zones, ${Math.round(N / 2)} issued, ${N} in other states; Tencent ${RATE} req/s per action, 40–120 ms latency\n`,
+  `scenarios: N pending certificates (1–3 names), N/2 issued, N in other states; Tencent ${RATE} req/s per action, ${LATENCY.min}–${LATENCY.max} ms latency; N = ${SIZES.join(', ')}\n`,
 );
 
-const main = await measureSync(N, RATE, { min: 40, max: 120 });
-const { first, second } = main.worker;
-const floorMs = ((main.describeCalls[0] as number) / RATE) * 1000;
-const ratio = first.wallMs / floorMs;
-log(
-  'run      wall       describe calls  floor      ratio  R53 change calls  zones touched  record writes  secret writes',
-);
-for (const [label, figures, describes] of [
-  ['first', first, main.describeCalls[0] as number],
-  ['second', second, main.describeCalls[1] as number],
-] as const) {
-  const floor = (describes / RATE) * 1000;
+const measured: Measured[] = [];
+const checks: Check[] = [];
+for (const n of SIZES) {
+  const m = await measureSync(n);
+  measured.push(m);
+  const { first, second } = m.worker;
+  log(`N = ${n}, ${m.zones} zones`);
   log(
-    `${label.padEnd(8)} ${seconds(figures.wallMs).padEnd(10)} ${String(describes).padEnd(15)} ${seconds(floor).padEnd(10)} ${(figures.wallMs / floor).toFixed(3).padEnd(6)} ${String(figures.changeBatches).padEnd(17)} ${String(figures.zonesTouched).padEnd(14)} ${String(figures.recordWrites).padEnd(14)} ${figures.secretWrites}`,
+    `  first   ${seconds(first.wallMs)} (target ${seconds(targetMs(n))}), Tencent ${JSON.stringify(m.tencentCalls[0])}`,
+  );
+  log(`  second  ${seconds(second.wallMs)}, Tencent ${JSON.stringify(m.tencentCalls[1])}`);
+  log(`  Route53/Secrets Manager, first run: ${JSON.stringify(first.commands)}`);
+  log(`  second run: ${JSON.stringify(second.commands)}`);
+  log(`  last call finished (ms after start), first run: ${JSON.stringify(first.lastFinished)}`);
+  log(
+    `  exports, first run: ${JSON.stringify(first.exports)}; second run: ${JSON.stringify(second.exports)}`,
+  );
+  log(`  rate-limit rejections: ${m.rateLimited}; peak memory ${mib(m.worker.maxRssBytes)}\n`);
+  const writesSecond =
+    second.changeBatches + second.secretWrites + (second.commands.SendMessageBatchCommand ?? 0);
+  checks.push(
+    {
+      target: `N=${n}: first-run wall ≤ ${seconds(targetMs(n))}`,
+      measured: seconds(first.wallMs),
+      ok: first.wallMs <= targetMs(n),
+    },
+    {
+      target: `N=${n}: Route53 change calls = zones touched`,
+      measured: `${first.changeBatches} calls, ${first.zonesTouched} zones`,
+      ok: first.changeBatches === first.zonesTouched,
+    },
+    {
+      target: `N=${n}: zero rate-limit rejections`,
+      measured: String(m.rateLimited),
+      ok: m.rateLimited === 0,
+    },
+    {
+      target: `N=${n}: zero writes in the second run`,
+      measured: String(writesSecond),
+      ok: writesSecond === 0,
+    },
   );
 }
-log(
-  `Tencent calls (both runs): ${JSON.stringify(main.tencentCalls)}; rate-limit rejections: ${main.rateLimited}`,
-);
-log(`Route53/Secrets Manager commands, first run: ${JSON.stringify(first.commands)}`);
-log(`second run: ${JSON.stringify(second.commands)}`);
-log(
-  `last call finished (ms after start), first run: ${JSON.stringify(first.lastFinished)}; second run: ${JSON.stringify(second.lastFinished)}`,
-);
-log(`exports, first run: ${JSON.stringify(first.exports)}; second run: ${JSON.stringify(second.exports)}`);
-log(`peak memory (N=${N}): ${mib(main.worker.maxRssBytes)}\n`);
-
-let memory: Measured | undefined;
+const largest = measured.reduce((a, b) => (b.pending > a.pending ? b : a));
 if (!values['skip-memory']) {
-  // Memory does not depend on the pace: a fast limit keeps this part short.
-  memory = await measureSync(MEMORY_N, 500, { min: 0, max: 5 });
-  log(`peak memory (N=${MEMORY_N}, two runs): ${mib(memory.worker.maxRssBytes)}\n`);
-}
-
-const bundles = await measureBundles();
-log('bundle    size        median import (fresh process)');
-for (const b of bundles)
-  log(`${b.name.padEnd(9)} ${`${(b.bytes / 1024).toFixed(0)} KiB`.padEnd(11)} ${b.importMs.toFixed(0)} ms`);
-
-const writesSecond =
-  second.changeBatches + second.secretWrites + (second.commands.SendMessageBatchCommand ?? 0);
-const checks: Check[] = [
-  { target: 'first-run wall ≤ 1.10 × floor', measured: `${ratio.toFixed(3)} × floor`, ok: ratio <= 1.1 },
-  {
-    target: 'Route53 change calls = zones touched',
-    measured: `${first.changeBatches} calls, ${first.zonesTouched} zones`,
-    ok: first.changeBatches === first.zonesTouched,
-  },
-  { target: 'zero rate-limit rejections', measured: String(main.rateLimited), ok: main.rateLimited === 0 },
-  { target: 'zero writes in the second run', measured: String(writesSecond), ok: writesSecond === 0 },
-];
-if (memory) {
   checks.push({
-    target: `peak memory < 256 MiB at N = ${MEMORY_N}`,
-    measured: mib(memory.worker.maxRssBytes),
-    ok: memory.worker.maxRssBytes < 256 * 1024 * 1024,
+    target: `peak memory < 256 MiB at N = ${largest.pending}`,
+    measured: mib(largest.worker.maxRssBytes),
+    ok: largest.worker.maxRssBytes < 256 * 1024 * 1024,
   });
 }
-log('\ntarget                                   measured                  result');
-for (const c of checks) log(`${c.target.padEnd(40)} ${c.measured.padEnd(25)} ${c.ok ? 'ok' : 'MISSED'}`);
+
+const bundles = values['skip-bundles'] ? [] : await measureBundles();
+if (bundles.length > 0) {
+  log('bundle    size        median import (fresh process)');
+  for (const b of bundles)
+    log(`${b.name.padEnd(9)} ${`${(b.bytes / 1024).toFixed(0)} KiB`.padEnd(11)} ${b.importMs.toFixed(0)} ms`);
+}
+
+log('\ntarget                                             measured                  result');
+for (const c of checks) log(`${c.target.padEnd(50)} ${c.measured.padEnd(25)} ${c.ok ? 'ok' : 'MISSED'}`);
 
 if (values.results) {
   const path = 'tests/bench/RESULTS.md';
@@ -234,17 +272,25 @@ if (values.results) {
     marker,
     `Measured ${new Date().toISOString().slice(0, 10)} on node ${process.version}, ${cpus().length} cores (\`npm run bench -- --results\`).`,
     '',
-    '| run | wall | describe calls | floor | ratio | Route53 change calls | zones touched | writes |',
-    '|---|---|---|---|---|---|---|---|',
-    `| first | ${seconds(first.wallMs)} | ${main.describeCalls[0]} | ${seconds(floorMs)} | ${ratio.toFixed(3)} | ${first.changeBatches} | ${first.zonesTouched} | ${first.recordWrites} records, ${first.secretWrites} secrets |`,
-    `| second | ${seconds(second.wallMs)} | ${main.describeCalls[1]} | ${seconds(((main.describeCalls[1] as number) / RATE) * 1000)} | ${(second.wallMs / (((main.describeCalls[1] as number) / RATE) * 1000)).toFixed(3)} | ${second.changeBatches} | ${second.zonesTouched} | ${writesSecond} |`,
+    '| N | zones | first run | target | reads (Describe + Detail) | exports | Route53 change calls | zones touched | writes | second run | second-run writes | rejections | peak memory |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...measured.map((m) => {
+      const { first, second } = m.worker;
+      const calls = m.tencentCalls[0];
+      const writesSecond = second.changeBatches + second.secretWrites;
+      return `| ${m.pending} | ${m.zones} | ${seconds(first.wallMs)} | ${seconds(targetMs(m.pending))} | ${calls.DescribeCertificate ?? 0} + ${calls.DescribeCertificateDetail ?? 0} = ${reads(calls)} | ${first.secretWrites} | ${first.changeBatches} | ${first.zonesTouched} | ${first.recordWrites} records, ${first.secretWrites} secrets | ${seconds(second.wallMs)} | ${writesSecond} | ${m.rateLimited} | ${mib(m.worker.maxRssBytes)} |`;
+    }),
     '',
-    `Rate-limit rejections: ${main.rateLimited}. Peak memory: ${mib(main.worker.maxRssBytes)} at N = ${N}${memory ? `, ${mib(memory.worker.maxRssBytes)} at N = ${MEMORY_N}` : ''}.`,
-    '',
-    '| bundle | size | median import |',
-    '|---|---|---|',
-    ...bundles.map((b) => `| ${b.name} | ${(b.bytes / 1024).toFixed(0)} KiB | ${b.importMs.toFixed(0)} ms |`),
-    '',
+    ...(bundles.length > 0
+      ? [
+          '| bundle | size | median import |',
+          '|---|---|---|',
+          ...bundles.map(
+            (b) => `| ${b.name} | ${(b.bytes / 1024).toFixed(0)} KiB | ${b.importMs.toFixed(0)} ms |`,
+          ),
+          '',
+        ]
+      : []),
     ...checks.map((c) => `- ${c.ok ? '✓' : '✗'} ${c.target}: ${c.measured}`),
     marker,
   ].join('\n');

@@ -37,7 +37,7 @@ const traced =
   };
 deps.tencent = {
   listCertificates: traced('DescribeCertificates', deps.tencent.listCertificates.bind(deps.tencent)),
-  describeCertificate: traced('DescribeCertificate', deps.tencent.describeCertificate.bind(deps.tencent)),
+  describeValidation: traced('describeValidation', deps.tencent.describeValidation.bind(deps.tencent)),
   completeCertificate: traced('CompleteCertificate', deps.tencent.completeCertificate.bind(deps.tencent)),
 };
 if (deps.onIssued) deps.onIssued = traced('export', deps.onIssued);

@@ -99,6 +99,11 @@ export class FakeTencent {
     });
   }
 
+  /** The sync's read: answered as DescribeCertificate (the fake has a single budget). */
+  describeValidation(id: string): Promise<CertificateDetail> {
+    return this.describeCertificate(id);
+  }
+
   async completeCertificate(id: string) {
     this.calls.push({ action: 'CompleteCertificate', id });
     return { CertificateId: id };

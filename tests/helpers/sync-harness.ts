@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-route-53';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CertificateStore, DvAuth, StoredCertificate } from '../../infra/local/certificate-store.js';
+import type { Clock } from '../../lib/clock.js';
 import { loadConfig } from '../../lib/config.js';
 import { exportInline } from '../../lib/export.js';
 import { createRoute53Client } from '../../lib/route53/client.js';
@@ -201,6 +202,8 @@ export interface SyncOnceOptions {
   route53RateLimit?: number;
   /** Overrides of the Tencent client's retry policy (the runtime always uses the default). */
   tencentRetry?: Partial<RetryPolicy>;
+  /** The run's clock (deadlines are read from it); the system clock by default. */
+  clock?: Clock;
 }
 
 /**
@@ -216,7 +219,10 @@ export async function syncOnce(
 ): Promise<SyncRun> {
   const logs: string[] = [];
   const config = loadConfig(env);
-  const runtime = createRuntime(config, { write: (line) => logs.push(line) });
+  const runtime = createRuntime(config, {
+    write: (line) => logs.push(line),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   let deps = runtime.syncDeps();
   if (options.route53RateLimit !== undefined) {
     const route53 = createRoute53Client({
