@@ -1,3 +1,4 @@
+import { parse as parseHostname } from 'tldts';
 import { z } from 'zod';
 import { isValidDnsName, normalizeName, stripWildcard } from './domain.js';
 import type { LogLevel } from './logger.js';
@@ -12,15 +13,22 @@ export class ConfigError extends Error {
   }
 }
 
+/** `true`/`false` (and 1/0, yes/no, on/off); `fallback` when unset; undefined when unreadable. */
+function readBool(value: string | undefined, fallback: boolean): boolean | undefined {
+  if (value === undefined || value.trim() === '') return fallback;
+  const v = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  return undefined;
+}
+
 const bool = (name: string, fallback: boolean) =>
   z
     .string()
     .optional()
     .transform((value, ctx): boolean => {
-      if (value === undefined || value.trim() === '') return fallback;
-      const v = value.trim().toLowerCase();
-      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-      if (['0', 'false', 'no', 'off'].includes(v)) return false;
+      const parsed = readBool(value, fallback);
+      if (parsed !== undefined) return parsed;
       ctx.addIssue({
         code: 'custom',
         message: `${name} must be true or false, got ${JSON.stringify(value)}`,
@@ -50,48 +58,86 @@ const positiveNumber = (name: string, fallback: number, max: number) =>
       return n;
     });
 
-function parseDomainList(value: string | undefined, ctx: z.RefinementCtx): string[] | '*' | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  if (value.trim() === '*') return '*';
+/**
+ * True for a name under which unrelated parties register their own domains: `com`, `co.uk`,
+ * `github.io`. Allowing one would let the tool validate certificates for every domain below it.
+ * The Public Suffix List (ICANN and private sections) comes bundled with tldts: no network.
+ */
+export function isPublicSuffix(domain: string): boolean {
+  const { publicSuffix, isIcann, isPrivate } = parseHostname(domain, {
+    allowPrivateDomains: true,
+    extractHostname: false,
+  });
+  // A name no rule lists (`internal`) falls to the list's implicit `*` rule: not a listed suffix.
+  return publicSuffix === domain && Boolean(isIcann || isPrivate);
+}
+
+/** A parsed list variable with the problems found in it, one message per bad entry. */
+export interface Parsed<T> {
+  value: T;
+  problems: string[];
+}
+
+/**
+ * ALLOWED_DOMAINS as the tool applies it: lower case, no trailing dot, no `*.`, no duplicates;
+ * `*` alone for every zone; undefined when unset. The stack builds its IAM condition from the
+ * same reading (infra/cloudformation/stack-parameters.cjs), so `name` says which setting is wrong.
+ */
+export function parseAllowedDomains(
+  value: string | undefined,
+  name = 'ALLOWED_DOMAINS',
+): Parsed<string[] | '*' | undefined> {
+  if (value === undefined || value.trim() === '') return { value: undefined, problems: [] };
+  if (value.trim() === '*') return { value: '*', problems: [] };
   const domains: string[] = [];
+  const problems: string[] = [];
   for (const raw of value.split(',')) {
     const domain = stripWildcard(normalizeName(raw));
     if (domain === '') continue;
-    if (!isValidDnsName(domain)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `ALLOWED_DOMAINS: ${JSON.stringify(raw.trim())} is not a domain name`,
-      });
-      continue;
+    if (isPublicSuffix(domain)) {
+      problems.push(
+        `${name}: ${JSON.stringify(raw.trim())} is a public suffix, under which anyone can register a domain; list your own domains instead (such as example.${domain})`,
+      );
+    } else if (!isValidDnsName(domain)) {
+      problems.push(`${name}: ${JSON.stringify(raw.trim())} is not a domain name`);
+    } else {
+      domains.push(domain);
     }
-    domains.push(domain);
   }
-  return [...new Set(domains)];
+  return { value: [...new Set(domains)], problems };
 }
 
-function parseZones(value: string | undefined, ctx: z.RefinementCtx): ZoneOverride[] {
-  if (value === undefined || value.trim() === '') return [];
+/** ROUTE53_ZONES: `domain=HOSTEDZONEID` pairs, the `/hostedzone/` prefix of an id dropped. */
+export function parseRoute53Zones(value: string | undefined, name = 'ROUTE53_ZONES'): Parsed<ZoneOverride[]> {
   const zones: ZoneOverride[] = [];
+  const problems: string[] = [];
+  if (value === undefined || value.trim() === '') return { value: zones, problems };
   for (const pair of value.split(',')) {
     if (pair.trim() === '') continue;
     const [rawDomain, rawId, ...rest] = pair.split('=');
     const domain = normalizeName(rawDomain ?? '');
     const hostedZoneId = (rawId ?? '').trim().replace(/^\/?hostedzone\//, '');
-    if (rest.length > 0 || !isValidDnsName(domain) || !/^[A-Z0-9]{1,32}$/.test(hostedZoneId)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `ROUTE53_ZONES: ${JSON.stringify(pair.trim())} is not of the form domain=HOSTEDZONEID`,
-      });
-      continue;
+    if (isPublicSuffix(domain)) {
+      problems.push(`${name}: ${domain} is a public suffix, not a domain of yours`);
+    } else if (rest.length > 0 || !isValidDnsName(domain) || !/^[A-Z0-9]{1,32}$/.test(hostedZoneId)) {
+      problems.push(`${name}: ${JSON.stringify(pair.trim())} is not of the form domain=HOSTEDZONEID`);
+    } else if (zones.some((zone) => zone.domain === domain)) {
+      problems.push(`${name}: ${domain} is listed twice`);
+    } else {
+      zones.push({ domain, hostedZoneId });
     }
-    if (zones.some((zone) => zone.domain === domain)) {
-      ctx.addIssue({ code: 'custom', message: `ROUTE53_ZONES: ${domain} is listed twice` });
-      continue;
-    }
-    zones.push({ domain, hostedZoneId });
   }
-  return zones;
+  return { value: zones, problems };
 }
+
+/** Adapts a parser that collects problems to a zod transform that reports each as an issue. */
+const collecting =
+  <T>(parse: (value: string | undefined) => Parsed<T>) =>
+  (value: string | undefined, ctx: z.RefinementCtx): T => {
+    const parsed = parse(value);
+    for (const message of parsed.problems) ctx.addIssue({ code: 'custom', message });
+    return parsed.value;
+  };
 
 const EnvSchema = z.object({
   TENCENTCLOUD_SECRET_ID: optionalText,
@@ -102,19 +148,27 @@ const EnvSchema = z.object({
     const endpoint = value ?? DEFAULT_SSL_ENDPOINT;
     try {
       const url = new URL(endpoint);
+      // http: passes here and is refused below unless TENCENTCLOUD_SSL_ALLOW_HTTP is set.
       if (url.protocol === 'https:' || url.protocol === 'http:') return url.origin;
     } catch {
       // reported below
     }
     ctx.addIssue({
       code: 'custom',
-      message: `TENCENTCLOUD_SSL_ENDPOINT must be an http(s) URL, got ${JSON.stringify(endpoint)}`,
+      message: `TENCENTCLOUD_SSL_ENDPOINT must be an https URL, got ${JSON.stringify(endpoint)}`,
     });
     return z.NEVER;
   }),
+  TENCENTCLOUD_SSL_ALLOW_HTTP: bool('TENCENTCLOUD_SSL_ALLOW_HTTP', false),
   TENCENTCLOUD_RATE_LIMIT: positiveNumber('TENCENTCLOUD_RATE_LIMIT', 10, 1000),
-  ALLOWED_DOMAINS: z.string().optional().transform(parseDomainList),
-  ROUTE53_ZONES: z.string().optional().transform(parseZones),
+  ALLOWED_DOMAINS: z
+    .string()
+    .optional()
+    .transform(collecting((value) => parseAllowedDomains(value))),
+  ROUTE53_ZONES: z
+    .string()
+    .optional()
+    .transform(collecting((value) => parseRoute53Zones(value))),
   ROUTE53_ROLE_ARN: optionalText.refine(
     (v) => v === undefined || /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(v),
     {
@@ -169,10 +223,26 @@ function crossFieldProblems(env: Readonly<Record<string, string | undefined>>): 
       'Tencent credentials are missing: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or TENCENTCLOUD_CREDENTIALS_SECRET (a Secrets Manager secret {"SecretId","SecretKey"})',
     );
   }
+  // Private keys travel over this connection (DescribeCertificateDetail): plain http is for the
+  // local Tencent server only, and only when asked for by name.
+  if (isHttpUrl(env.TENCENTCLOUD_SSL_ENDPOINT) && readBool(env.TENCENTCLOUD_SSL_ALLOW_HTTP, false) !== true) {
+    problems.push(
+      'TENCENTCLOUD_SSL_ENDPOINT must be an https URL: private keys travel over this connection (set TENCENTCLOUD_SSL_ALLOW_HTTP=true to use http with a local server)',
+    );
+  }
   if (set('ROUTE53_EXTERNAL_ID') && !set('ROUTE53_ROLE_ARN')) {
     problems.push('ROUTE53_EXTERNAL_ID is set without ROUTE53_ROLE_ARN');
   }
   return problems;
+}
+
+function isHttpUrl(value: string | undefined): boolean {
+  if (!value?.trim()) return false;
+  try {
+    return new URL(value.trim()).protocol === 'http:';
+  } catch {
+    return false;
+  }
 }
 
 export interface Config {
