@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isValidDnsName, normalizeName, stripWildcard } from './domain.js';
+import { type Parsed, parseAllowedDomains, parseRoute53Zones } from './domain-list.js';
 import type { LogLevel } from './logger.js';
 import type { ZoneOverride } from './route53/types.js';
 import { DEFAULT_SSL_ENDPOINT } from './tencent/client.js';
@@ -12,15 +12,22 @@ export class ConfigError extends Error {
   }
 }
 
+/** `true`/`false` (and 1/0, yes/no, on/off); `fallback` when unset; undefined when unreadable. */
+function readBool(value: string | undefined, fallback: boolean): boolean | undefined {
+  if (value === undefined || value.trim() === '') return fallback;
+  const v = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  return undefined;
+}
+
 const bool = (name: string, fallback: boolean) =>
   z
     .string()
     .optional()
     .transform((value, ctx): boolean => {
-      if (value === undefined || value.trim() === '') return fallback;
-      const v = value.trim().toLowerCase();
-      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-      if (['0', 'false', 'no', 'off'].includes(v)) return false;
+      const parsed = readBool(value, fallback);
+      if (parsed !== undefined) return parsed;
       ctx.addIssue({
         code: 'custom',
         message: `${name} must be true or false, got ${JSON.stringify(value)}`,
@@ -50,48 +57,14 @@ const positiveNumber = (name: string, fallback: number, max: number) =>
       return n;
     });
 
-function parseDomainList(value: string | undefined, ctx: z.RefinementCtx): string[] | '*' | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  if (value.trim() === '*') return '*';
-  const domains: string[] = [];
-  for (const raw of value.split(',')) {
-    const domain = stripWildcard(normalizeName(raw));
-    if (domain === '') continue;
-    if (!isValidDnsName(domain)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `ALLOWED_DOMAINS: ${JSON.stringify(raw.trim())} is not a domain name`,
-      });
-      continue;
-    }
-    domains.push(domain);
-  }
-  return [...new Set(domains)];
-}
-
-function parseZones(value: string | undefined, ctx: z.RefinementCtx): ZoneOverride[] {
-  if (value === undefined || value.trim() === '') return [];
-  const zones: ZoneOverride[] = [];
-  for (const pair of value.split(',')) {
-    if (pair.trim() === '') continue;
-    const [rawDomain, rawId, ...rest] = pair.split('=');
-    const domain = normalizeName(rawDomain ?? '');
-    const hostedZoneId = (rawId ?? '').trim().replace(/^\/?hostedzone\//, '');
-    if (rest.length > 0 || !isValidDnsName(domain) || !/^[A-Z0-9]{1,32}$/.test(hostedZoneId)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `ROUTE53_ZONES: ${JSON.stringify(pair.trim())} is not of the form domain=HOSTEDZONEID`,
-      });
-      continue;
-    }
-    if (zones.some((zone) => zone.domain === domain)) {
-      ctx.addIssue({ code: 'custom', message: `ROUTE53_ZONES: ${domain} is listed twice` });
-      continue;
-    }
-    zones.push({ domain, hostedZoneId });
-  }
-  return zones;
-}
+/** Adapts a parser that collects problems to a zod transform that reports each as an issue. */
+const collecting =
+  <T>(parse: (value: string | undefined) => Parsed<T>) =>
+  (value: string | undefined, ctx: z.RefinementCtx): T => {
+    const parsed = parse(value);
+    for (const message of parsed.problems) ctx.addIssue({ code: 'custom', message });
+    return parsed.value;
+  };
 
 const EnvSchema = z.object({
   TENCENTCLOUD_SECRET_ID: optionalText,
@@ -102,19 +75,27 @@ const EnvSchema = z.object({
     const endpoint = value ?? DEFAULT_SSL_ENDPOINT;
     try {
       const url = new URL(endpoint);
+      // http: passes here and is refused below unless TENCENTCLOUD_SSL_ALLOW_HTTP is set.
       if (url.protocol === 'https:' || url.protocol === 'http:') return url.origin;
     } catch {
       // reported below
     }
     ctx.addIssue({
       code: 'custom',
-      message: `TENCENTCLOUD_SSL_ENDPOINT must be an http(s) URL, got ${JSON.stringify(endpoint)}`,
+      message: `TENCENTCLOUD_SSL_ENDPOINT must be an https URL, got ${JSON.stringify(endpoint)}`,
     });
     return z.NEVER;
   }),
+  TENCENTCLOUD_SSL_ALLOW_HTTP: bool('TENCENTCLOUD_SSL_ALLOW_HTTP', false),
   TENCENTCLOUD_RATE_LIMIT: positiveNumber('TENCENTCLOUD_RATE_LIMIT', 10, 1000),
-  ALLOWED_DOMAINS: z.string().optional().transform(parseDomainList),
-  ROUTE53_ZONES: z.string().optional().transform(parseZones),
+  ALLOWED_DOMAINS: z
+    .string()
+    .optional()
+    .transform(collecting((value) => parseAllowedDomains(value))),
+  ROUTE53_ZONES: z
+    .string()
+    .optional()
+    .transform(collecting((value) => parseRoute53Zones(value))),
   ROUTE53_ROLE_ARN: optionalText.refine(
     (v) => v === undefined || /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(v),
     {
@@ -169,10 +150,26 @@ function crossFieldProblems(env: Readonly<Record<string, string | undefined>>): 
       'Tencent credentials are missing: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or TENCENTCLOUD_CREDENTIALS_SECRET (a Secrets Manager secret {"SecretId","SecretKey"})',
     );
   }
+  // Private keys travel over this connection (DescribeCertificateDetail): plain http is for the
+  // local Tencent server only, and only when asked for by name.
+  if (isHttpUrl(env.TENCENTCLOUD_SSL_ENDPOINT) && readBool(env.TENCENTCLOUD_SSL_ALLOW_HTTP, false) !== true) {
+    problems.push(
+      'TENCENTCLOUD_SSL_ENDPOINT must be an https URL: private keys travel over this connection (set TENCENTCLOUD_SSL_ALLOW_HTTP=true to use http with a local server)',
+    );
+  }
   if (set('ROUTE53_EXTERNAL_ID') && !set('ROUTE53_ROLE_ARN')) {
     problems.push('ROUTE53_EXTERNAL_ID is set without ROUTE53_ROLE_ARN');
   }
   return problems;
+}
+
+function isHttpUrl(value: string | undefined): boolean {
+  if (!value?.trim()) return false;
+  try {
+    return new URL(value.trim()).protocol === 'http:';
+  } catch {
+    return false;
+  }
 }
 
 export interface Config {

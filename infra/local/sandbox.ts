@@ -242,6 +242,7 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
 
     const sandboxEnv = {
       TENCENTCLOUD_SSL_ENDPOINT: tencent.url,
+      TENCENTCLOUD_SSL_ALLOW_HTTP: 'true',
       TENCENTCLOUD_SECRET_ID: SANDBOX_TENCENT_CREDENTIALS.secretId,
       TENCENTCLOUD_SECRET_KEY: SANDBOX_TENCENT_CREDENTIALS.secretKey,
       ALLOWED_DOMAINS: SANDBOX_ALLOWED_DOMAINS.join(','),

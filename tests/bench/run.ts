@@ -105,6 +105,7 @@ async function measureSync(pending: number): Promise<Measured> {
       ...process.env,
       ...env,
       TENCENTCLOUD_SSL_ENDPOINT: server.url,
+      TENCENTCLOUD_SSL_ALLOW_HTTP: 'true',
       TENCENTCLOUD_SECRET_ID: CREDENTIALS.secretId,
       TENCENTCLOUD_SECRET_KEY: CREDENTIALS.secretKey,
       TENCENTCLOUD_RATE_LIMIT: String(RATE),

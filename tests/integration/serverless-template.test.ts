@@ -2,18 +2,18 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /*
  * Packages the service with the open-source framework (offline, no AWS credentials) and checks
  * the CloudFormation it would deploy. Intrinsic functions are evaluated for a given set of
- * parameters so the assertions see the policies AWS would see.
+ * parameters so the assertions see the policies AWS would see — in the AWS China partition, so
+ * an ARN written for the commercial partition alone shows up.
  */
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 interface Template {
-  Parameters: Record<string, { Default?: string; Type: string }>;
+  Parameters: Record<string, { Default?: string; Type: string; AllowedPattern?: string }>;
   Conditions: Record<string, Json>;
   Resources: Record<string, { Type: string; Properties: Record<string, Json>; Condition?: string }>;
 }
@@ -25,10 +25,92 @@ interface Statement {
 }
 
 const NO_VALUE = Symbol('NoValue');
-const PSEUDO: Record<string, string> = { 'AWS::Region': 'eu-west-1', 'AWS::AccountId': '111122223333' };
+const PSEUDO: Record<string, string> = {
+  'AWS::Partition': 'aws-cn',
+  'AWS::Region': 'cn-north-1',
+  'AWS::AccountId': '111122223333',
+};
+const root = new URL('../..', import.meta.url).pathname;
+
+/** The stage parameters of the template under test; the ones the stack requires among them. */
+const PARAMS = {
+  allowedDomains: 'Example.COM.,*.example.net,example.com',
+  route53ZoneIds: 'Z1AAA,/hostedzone/Z2BBB',
+  route53Zones: 'sub.example.com=Z3CCC,shop.example.com=Z1AAA',
+};
 
 let outDir: string;
 let template: Template;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      args,
+      { cwd: root, env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** The failure message of a child process: osls prints its errors on stdout, the rest on stderr. */
+function failure(what: string, result: Run): Error {
+  return new Error(
+    `${what} exited with ${result.code}\n--- stdout\n${result.stdout.trim()}\n--- stderr\n${result.stderr.trim()}`,
+  );
+}
+
+/** `osls package` into `dir` for stage ci with these stage parameters, without AWS credentials. */
+function packageService(dir: string, params: Record<string, string>): Promise<Run> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    SLS_TELEMETRY_DISABLED: '1',
+    SLS_NOTIFICATIONS_MODE: 'off',
+  };
+  for (const name of [
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SESSION_TOKEN',
+    'AWS_PROFILE',
+    'AWS_ENDPOINT_URL',
+  ]) {
+    delete env[name];
+  }
+  return run(
+    [
+      'node_modules/osls/bin/serverless.js',
+      'package',
+      '--stage',
+      'ci',
+      '--region',
+      'eu-west-1',
+      '--package',
+      dir,
+      ...Object.entries(params).map(([name, value]) => `--param=${name}=${value}`),
+    ],
+    env,
+  );
+}
+
+/** The packaging errors for these parameters (the run must fail). */
+async function packagingErrors(params: Record<string, string>): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'tencent-ssl-sync-package-'));
+  try {
+    const result = await packageService(dir, params);
+    if (result.code === 0) throw new Error(`packaging succeeded with ${JSON.stringify(params)}`);
+    return result.stdout;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 function evaluate(node: Json, params: Record<string, string>): unknown {
   if (Array.isArray(node)) return node.map((n) => evaluate(n, params)).filter((n) => n !== NO_VALUE);
@@ -89,33 +171,18 @@ function statements(role: string, params: Record<string, string> = {}): Statemen
 }
 
 const allows = (list: Statement[], action: string) => list.filter((s) => s.Action.includes(action));
+const ROLES = ['SyncRole', 'ExportRole', 'WebhookRole'];
+const FUNCTIONS = ['SyncLambdaFunction', 'ExportLambdaFunction', 'WebhookLambdaFunction'];
 
 beforeAll(async () => {
+  // The functions' bundles are what osls zips: build them from the sources under test, so a
+  // fresh clone needs no `npm run build` first and a stale dist/ is never packaged.
+  const build = await run(['--import', 'tsx', 'infra/build.ts']);
+  if (build.code !== 0) throw failure('npm run build (infra/build.ts)', build);
+
   outDir = mkdtempSync(join(tmpdir(), 'tencent-ssl-sync-package-'));
-  const env = { ...process.env };
-  for (const name of [
-    'AWS_ACCESS_KEY_ID',
-    'AWS_SECRET_ACCESS_KEY',
-    'AWS_SESSION_TOKEN',
-    'AWS_PROFILE',
-    'AWS_ENDPOINT_URL',
-  ]) {
-    delete env[name];
-  }
-  await promisify(execFile)(
-    process.execPath,
-    [
-      'node_modules/osls/bin/serverless.js',
-      'package',
-      '--stage',
-      'ci',
-      '--region',
-      'eu-west-1',
-      '--package',
-      outDir,
-    ],
-    { env: { ...env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' }, timeout: 120_000 },
-  );
+  const packaged = await packageService(outDir, PARAMS);
+  if (packaged.code !== 0) throw failure('osls package', packaged);
   template = JSON.parse(
     readFileSync(join(outDir, 'cloudformation-template-update-stack.json'), 'utf8'),
   ) as Template;
@@ -130,19 +197,64 @@ describe('the packaged CloudFormation template', () => {
     const rule = template.Resources.SyncEventsRuleSchedule1;
     expect(rule?.Properties.ScheduleExpression).toBe('rate(5 minutes)');
     const sync = template.Resources.SyncLambdaFunction?.Properties;
-    expect(sync).toMatchObject({
-      ReservedConcurrentExecutions: 1,
-      Runtime: 'nodejs24.x',
-      Architectures: ['arm64'],
-    });
+    expect(sync).toMatchObject({ ReservedConcurrentExecutions: 1, Architectures: ['arm64'] });
   });
 
-  it('routes POST /sync of an HTTP API to the webhook, throttled', () => {
+  it('runs every function on nodejs24.x', () => {
+    const runtimes = FUNCTIONS.map((fn) => template.Resources[fn]?.Properties.Runtime);
+
+    expect(runtimes).toEqual(['nodejs24.x', 'nodejs24.x', 'nodejs24.x']);
+  });
+
+  it('routes POST /sync of an HTTP API to the webhook, throttled, with detailed metrics kept', () => {
     expect(template.Resources.HttpApiRoutePostSync?.Properties.RouteKey).toBe('POST /sync');
     expect(template.Resources.HttpApiStage?.Properties.DefaultRouteSettings).toEqual({
+      DetailedMetricsEnabled: true,
       ThrottlingRateLimit: 5,
       ThrottlingBurstLimit: 10,
     });
+  });
+
+  it('bounds the webhook calls running at once with reserved concurrency', () => {
+    const webhook = template.Resources.WebhookLambdaFunction?.Properties;
+
+    expect(webhook?.ReservedConcurrentExecutions).toBe(5);
+  });
+
+  it('writes HTTP API access logs, without headers or bodies, to a log group with a retention', () => {
+    const stage = template.Resources.HttpApiStage?.Properties;
+    const settings = stage?.AccessLogSettings as { DestinationArn: Json; Format: string };
+    const fields = JSON.parse(settings.Format) as Record<string, string>;
+
+    expect(settings.DestinationArn).toEqual({ 'Fn::GetAtt': ['HttpApiLogGroup', 'Arn'] });
+    expect(template.Resources.HttpApiLogGroup?.Properties.RetentionInDays).toBe(90);
+    expect(fields).toMatchObject({ requestId: '$context.requestId', status: '$context.status' });
+    expect(Object.values(fields).join(' ')).not.toMatch(/header|body/i);
+  });
+
+  it('sends the asynchronous sync runs that fail for good to a queue, and alarms on it', () => {
+    const config = template.Resources.SyncLambdaEvConf?.Properties;
+    const alarm = Object.values(template.Resources).find(
+      (r) =>
+        r.Type === 'AWS::CloudWatch::Alarm' &&
+        JSON.stringify(r.Properties.Dimensions).includes('SyncFailureQueue'),
+    );
+
+    expect(config).toMatchObject({
+      FunctionName: { Ref: 'SyncLambdaFunction' },
+      Qualifier: '$LATEST',
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['SyncFailureQueue', 'Arn'] } } },
+    });
+    expect(template.Resources.SyncFailureQueue?.Type).toBe('AWS::SQS::Queue');
+    expect(alarm?.Properties).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 1,
+      AlarmActions: [{ Ref: 'AlarmTopic' }],
+    });
+    // Lambda delivers the failure record with the failing function's own role.
+    expect(allows(statements('SyncRole'), 'sqs:SendMessage').map((s) => s.Resource)).toContain(
+      'getatt:SyncFailureQueue.Arn',
+    );
   });
 
   it('feeds the export function from the queue with partial batch responses, and a dead-letter queue behind it', () => {
@@ -163,22 +275,38 @@ describe('the packaged CloudFormation template', () => {
     expect(template.Resources.SyncLogGroup?.Properties.RetentionInDays).toBe(90);
   });
 
-  it('alarms on sync errors, a non-empty dead-letter queue and webhook 5xx, to one SNS topic', () => {
+  it('alarms on sync errors, failed sync runs, a non-empty dead-letter queue and webhook 5xx, to one SNS topic', () => {
     const alarms = Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
     expect(alarms.map((a) => a.Properties.MetricName).sort()).toEqual([
       '5xx',
+      'ApproximateNumberOfMessagesVisible',
       'ApproximateNumberOfMessagesVisible',
       'Errors',
     ]);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
   });
 
+  it('writes no ARN for the commercial partition alone', () => {
+    const text = JSON.stringify(template);
+
+    expect(text).not.toContain('arn:aws:');
+  });
+
+  it('builds every ARN of every policy in the partition the stack is deployed to', () => {
+    const arns = ROLES.flatMap((role) =>
+      statements(role, {
+        Route53RoleArn: 'arn:aws-cn:iam::444455556666:role/dns',
+        SecretKmsKeyArn: 'arn:aws-cn:kms:cn-north-1:111122223333:key/k',
+      }).flatMap((statement) => [statement.Resource].flat()),
+    ).filter((resource) => resource.startsWith('arn:'));
+
+    expect(arns.length).toBeGreaterThan(10);
+    for (const arn of arns) expect(arn).toMatch(/^arn:aws-cn:/);
+  });
+
   it('never grants an action wildcard, and uses Resource "*" only where AWS allows nothing narrower', () => {
-    for (const role of ['SyncRole', 'ExportRole', 'WebhookRole']) {
-      for (const statement of statements(role, {
-        Route53ZoneIds: 'Z1',
-        Route53RoleArn: 'arn:aws:iam::1:role/dns',
-      })) {
+    for (const role of ROLES) {
+      for (const statement of statements(role, { Route53RoleArn: 'arn:aws-cn:iam::1:role/dns' })) {
         for (const action of statement.Action) expect(action).not.toMatch(/\*/);
         if (statement.Resource === '*') {
           expect(statement.Action).toEqual(
@@ -192,15 +320,26 @@ describe('the packaged CloudFormation template', () => {
     }
   });
 
+  it('lets the functions read and write only the hosted zones listed, each once', () => {
+    const zones = [
+      'arn:aws-cn:route53:::hostedzone/Z1AAA',
+      'arn:aws-cn:route53:::hostedzone/Z2BBB',
+      'arn:aws-cn:route53:::hostedzone/Z3CCC',
+    ];
+    for (const role of ['SyncRole', 'WebhookRole']) {
+      const list = statements(role);
+
+      expect(allows(list, 'route53:ListResourceRecordSets').map((s) => s.Resource)).toEqual([zones]);
+      expect(allows(list, 'route53:ChangeResourceRecordSets').map((s) => s.Resource)).toEqual([zones]);
+    }
+  });
+
   it('limits Route53 writes to UPSERTs of CNAME and TXT at underscore names under the allowed domains', () => {
-    const [write] = allows(
-      statements('SyncRole', { AllowedDomains: 'example.com,example.net', Route53ZoneIds: 'Z1AAA,Z2BBB' }),
-      'route53:ChangeResourceRecordSets',
-    );
+    const [write] = allows(statements('SyncRole'), 'route53:ChangeResourceRecordSets');
     expect(write).toEqual({
       Effect: 'Allow',
       Action: ['route53:ChangeResourceRecordSets'],
-      Resource: ['arn:aws:route53:::hostedzone/Z1AAA', 'arn:aws:route53:::hostedzone/Z2BBB'],
+      Resource: expect.any(Array),
       Condition: {
         'ForAllValues:StringEquals': {
           'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
@@ -226,6 +365,71 @@ describe('the packaged CloudFormation template', () => {
     expect(allows(statements('ExportRole'), 'route53:ChangeResourceRecordSets')).toEqual([]);
   });
 
+  it('normalises allowedDomains when packaging, and gives the functions the list the IAM condition uses', () => {
+    const parameter = template.Parameters.AllowedDomains;
+
+    expect(parameter?.Default).toBe('example.com,example.net');
+    for (const fn of FUNCTIONS) {
+      const environment = template.Resources[fn]?.Properties.Environment as {
+        Variables: Record<string, Json>;
+      };
+      expect(environment.Variables.ALLOWED_DOMAINS).toEqual({ Ref: 'AllowedDomains' });
+    }
+  });
+
+  it('holds a direct change of the AllowedDomains parameter to the normalised form', () => {
+    const pattern = new RegExp(template.Parameters.AllowedDomains?.AllowedPattern ?? '');
+
+    for (const value of ['', '*', 'example.com', 'example.com,shop.example.net', 'a-b.example.co.uk']) {
+      expect(value).toMatch(pattern);
+    }
+    for (const value of ['Example.com', 'example.com.', '*.example.com', 'example.com, example.net', 'com']) {
+      expect(value).not.toMatch(pattern);
+    }
+  });
+
+  it('refuses to package a public suffix or a malformed name in allowedDomains, naming each', async () => {
+    const errors = await packagingErrors({ ...PARAMS, allowedDomains: 'example.com,co.uk,exa mple.com' });
+
+    expect(errors).toMatch(/allowedDomains: "co\.uk" is a public suffix/);
+    expect(errors).toMatch(/allowedDomains: "exa mple\.com" is not a domain name/);
+  });
+
+  it('refuses to package without hosted zone ids, so no zone (a private one included) is writable by default', async () => {
+    const errors = await packagingErrors({ allowedDomains: 'example.com' });
+
+    expect(errors).toMatch(/route53ZoneIds is required/);
+  });
+
+  it('refuses to package * as the hosted zone ids', async () => {
+    const errors = await packagingErrors({ allowedDomains: 'example.com', route53ZoneIds: '*' });
+
+    expect(errors).toMatch(/route53ZoneIds: \* would let the functions write into every hosted zone/);
+  });
+
+  it('refuses to package a public suffix as a route53Zones domain', async () => {
+    const errors = await packagingErrors({ allowedDomains: 'example.com', route53Zones: 'co.uk=Z1' });
+
+    expect(errors).toMatch(/route53Zones: co\.uk is a public suffix/);
+  });
+
+  it('packages with the zones of route53Zones alone when no ids are listed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tencent-ssl-sync-package-'));
+    try {
+      const packaged = await packageService(dir, { route53Zones: 'example.com=Z9ZONE' });
+      if (packaged.code !== 0) throw failure('osls package', packaged);
+      const other = JSON.parse(
+        readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
+      ) as Template;
+
+      const read = other.Resources.SyncRole?.Properties.Policies as Json;
+
+      expect(JSON.stringify(read)).toContain(':route53:::hostedzone/","Z9ZONE"');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('scopes Secrets Manager writes to the secret name prefix, and to the export function alone', () => {
     const writes = [
       'secretsmanager:CreateSecret',
@@ -234,7 +438,7 @@ describe('the packaged CloudFormation template', () => {
     ];
     const [write] = allows(statements('ExportRole'), 'secretsmanager:PutSecretValue');
     expect(write?.Action).toEqual(writes);
-    expect(write?.Resource).toBe('arn:aws:secretsmanager:eu-west-1:111122223333:secret:tencent-ssl/*');
+    expect(write?.Resource).toBe('arn:aws-cn:secretsmanager:cn-north-1:111122223333:secret:tencent-ssl/*');
     for (const role of ['SyncRole', 'WebhookRole']) {
       for (const action of writes) expect(allows(statements(role), action)).toEqual([]);
     }
@@ -244,23 +448,25 @@ describe('the packaged CloudFormation template', () => {
     const reads = (role: string) =>
       allows(statements(role), 'secretsmanager:GetSecretValue').map((s) => s.Resource);
     const credentials =
-      'arn:aws:secretsmanager:eu-west-1:111122223333:secret:tencent-ssl-sync/ci/tencent-credentials-??????';
+      'arn:aws-cn:secretsmanager:cn-north-1:111122223333:secret:tencent-ssl-sync/ci/tencent-credentials-??????';
     expect(reads('SyncRole')).toEqual([credentials]);
     expect(reads('ExportRole')).toEqual([credentials]);
     expect(reads('WebhookRole').sort()).toEqual(
       [
         credentials,
-        'arn:aws:secretsmanager:eu-west-1:111122223333:secret:tencent-ssl-sync/ci/webhook-key-??????',
+        'arn:aws-cn:secretsmanager:cn-north-1:111122223333:secret:tencent-ssl-sync/ci/webhook-key-??????',
       ].sort(),
     );
   });
 
-  it('allows sending to the export queue only, and invoking only the sync function', () => {
-    for (const role of ['SyncRole', 'WebhookRole']) {
-      expect(allows(statements(role), 'sqs:SendMessage').map((s) => s.Resource)).toEqual([
-        'getatt:ExportQueue.Arn',
-      ]);
-    }
+  it('allows sending to the export queue (and the sync failure queue), and invoking only the sync function', () => {
+    expect(allows(statements('SyncRole'), 'sqs:SendMessage').map((s) => s.Resource)).toEqual([
+      'getatt:ExportQueue.Arn',
+      'getatt:SyncFailureQueue.Arn',
+    ]);
+    expect(allows(statements('WebhookRole'), 'sqs:SendMessage').map((s) => s.Resource)).toEqual([
+      'getatt:ExportQueue.Arn',
+    ]);
     expect(allows(statements('WebhookRole'), 'lambda:InvokeFunction').map((s) => s.Resource)).toEqual([
       'getatt:SyncLambdaFunction.Arn',
     ]);
@@ -271,21 +477,21 @@ describe('the packaged CloudFormation template', () => {
     expect(allows(statements('SyncRole'), 'sts:AssumeRole')).toEqual([]);
     expect(
       allows(
-        statements('SyncRole', { Route53RoleArn: 'arn:aws:iam::444455556666:role/dns' }),
+        statements('SyncRole', { Route53RoleArn: 'arn:aws-cn:iam::444455556666:role/dns' }),
         'sts:AssumeRole',
       )[0]?.Resource,
-    ).toBe('arn:aws:iam::444455556666:role/dns');
+    ).toBe('arn:aws-cn:iam::444455556666:role/dns');
     expect(allows(statements('ExportRole'), 'kms:GenerateDataKey')).toEqual([]);
     expect(
       allows(
-        statements('ExportRole', { SecretKmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/k' }),
+        statements('ExportRole', { SecretKmsKeyArn: 'arn:aws-cn:kms:cn-north-1:111122223333:key/k' }),
         'kms:GenerateDataKey',
       ),
     ).toHaveLength(1);
   });
 
   it('takes the Tencent credentials from Secrets Manager, never from a plain variable', () => {
-    for (const fn of ['SyncLambdaFunction', 'ExportLambdaFunction', 'WebhookLambdaFunction']) {
+    for (const fn of FUNCTIONS) {
       const environment = template.Resources[fn]?.Properties.Environment as {
         Variables: Record<string, Json>;
       };
@@ -294,6 +500,15 @@ describe('the packaged CloudFormation template', () => {
       expect(variables).not.toHaveProperty('TENCENTCLOUD_SECRET_KEY');
       expect(variables).not.toHaveProperty('TENCENTCLOUD_SECRET_ID');
       expect(variables).not.toHaveProperty('WEBHOOK_SECRET');
+    }
+  });
+
+  it('never lets the deployed functions speak plain http to Tencent', () => {
+    for (const fn of FUNCTIONS) {
+      const environment = template.Resources[fn]?.Properties.Environment as {
+        Variables: Record<string, Json>;
+      };
+      expect(environment.Variables).not.toHaveProperty('TENCENTCLOUD_SSL_ALLOW_HTTP');
     }
   });
 });

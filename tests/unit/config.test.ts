@@ -95,6 +95,112 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('accepts an https endpoint and keeps only its origin', () => {
+    const env = { ...CREDENTIALS, TENCENTCLOUD_SSL_ENDPOINT: 'https://ssl.intl.tencentcloudapi.com/' };
+
+    const config = loadConfig(env);
+
+    expect(config.tencent.endpoint).toBe('https://ssl.intl.tencentcloudapi.com');
+  });
+
+  it('refuses an http endpoint, since private keys travel over it', () => {
+    const env = { ...CREDENTIALS, TENCENTCLOUD_SSL_ENDPOINT: 'http://ssl.tencentcloudapi.com' };
+
+    const problems = problemsOf(env);
+
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /TENCENTCLOUD_SSL_ENDPOINT must be an https URL.*TENCENTCLOUD_SSL_ALLOW_HTTP=true/,
+      ),
+    ]);
+  });
+
+  it('accepts an http endpoint when TENCENTCLOUD_SSL_ALLOW_HTTP is true', () => {
+    const env = {
+      ...CREDENTIALS,
+      TENCENTCLOUD_SSL_ENDPOINT: 'http://127.0.0.1:8443',
+      TENCENTCLOUD_SSL_ALLOW_HTTP: 'true',
+    };
+
+    const config = loadConfig(env);
+
+    expect(config.tencent.endpoint).toBe('http://127.0.0.1:8443');
+  });
+
+  it('refuses an http endpoint when TENCENTCLOUD_SSL_ALLOW_HTTP is false', () => {
+    const env = {
+      ...CREDENTIALS,
+      TENCENTCLOUD_SSL_ENDPOINT: 'http://127.0.0.1:8443',
+      TENCENTCLOUD_SSL_ALLOW_HTTP: 'false',
+    };
+
+    const problems = problemsOf(env);
+
+    expect(problems).toEqual([expect.stringMatching(/TENCENTCLOUD_SSL_ENDPOINT must be an https URL/)]);
+  });
+
+  it('refuses an endpoint of another scheme even with TENCENTCLOUD_SSL_ALLOW_HTTP', () => {
+    const env = {
+      ...CREDENTIALS,
+      TENCENTCLOUD_SSL_ENDPOINT: 'ftp://ssl.tencentcloudapi.com',
+      TENCENTCLOUD_SSL_ALLOW_HTTP: 'true',
+    };
+
+    const problems = problemsOf(env);
+
+    expect(problems).toEqual([expect.stringMatching(/TENCENTCLOUD_SSL_ENDPOINT must be an https URL/)]);
+  });
+
+  it('reports an unreadable TENCENTCLOUD_SSL_ALLOW_HTTP', () => {
+    const env = { ...CREDENTIALS, TENCENTCLOUD_SSL_ALLOW_HTTP: 'sometimes' };
+
+    const problems = problemsOf(env);
+
+    expect(problems).toEqual([expect.stringMatching(/TENCENTCLOUD_SSL_ALLOW_HTTP must be true or false/)]);
+  });
+
+  it.each([
+    ['an ICANN suffix', 'com'],
+    ['a second-level ICANN suffix', 'co.uk'],
+    ['a private suffix', 'github.io'],
+    ['a wildcard over a suffix', '*.co.uk'],
+    ['a suffix of a wildcard rule', 'anything.ck'],
+  ])('refuses %s in ALLOWED_DOMAINS (%s)', (_kind, entry) => {
+    const env = { ...CREDENTIALS, ALLOWED_DOMAINS: `example.com,${entry}` };
+
+    const problems = problemsOf(env);
+
+    expect(problems).toEqual([
+      expect.stringMatching(
+        new RegExp(`ALLOWED_DOMAINS: "${entry.replace(/[*.]/g, '\\$&')}" is a public suffix`),
+      ),
+    ]);
+  });
+
+  it('accepts a domain registered under a public suffix', () => {
+    const env = { ...CREDENTIALS, ALLOWED_DOMAINS: 'example.co.uk,my-project.github.io' };
+
+    const config = loadConfig(env);
+
+    expect(config.allowedDomains).toEqual(['example.co.uk', 'my-project.github.io']);
+  });
+
+  it('refuses a public suffix as a ROUTE53_ZONES domain', () => {
+    const env = { ...CREDENTIALS, ROUTE53_ZONES: 'example.com=Z111,co.uk=Z222' };
+
+    const problems = problemsOf(env);
+
+    expect(problems).toEqual(['ROUTE53_ZONES: co.uk is a public suffix, not a domain of yours']);
+  });
+
+  it('refuses a ROUTE53_ZONES domain listed twice', () => {
+    const env = { ...CREDENTIALS, ROUTE53_ZONES: 'example.com=Z111,Example.com.=Z222' };
+
+    const problems = problemsOf(env);
+
+    expect(problems).toEqual(['ROUTE53_ZONES: example.com is listed twice']);
+  });
+
   it('reads DRY_RUN and WAIT_FOR_INSYNC as booleans', () => {
     const config = loadConfig({ ...CREDENTIALS, DRY_RUN: 'yes', WAIT_FOR_INSYNC: '0' });
     expect(config.dryRun).toBe(true);

@@ -92,6 +92,7 @@ async function arrangeAccount(pending = 6, waitForInsync = false): Promise<Accou
     env: {
       ...motoEnv(proxy.endpoint),
       TENCENTCLOUD_SSL_ENDPOINT: tencent.url,
+      TENCENTCLOUD_SSL_ALLOW_HTTP: 'true',
       TENCENTCLOUD_SECRET_ID: CREDENTIALS.secretId,
       TENCENTCLOUD_SECRET_KEY: CREDENTIALS.secretKey,
       TENCENTCLOUD_RATE_LIMIT: String(RATE_LIMIT),

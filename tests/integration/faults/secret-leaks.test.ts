@@ -124,6 +124,7 @@ beforeAll(async () => {
   const env = {
     ...motoEnv(proxy.endpoint),
     TENCENTCLOUD_SSL_ENDPOINT: tencent.url,
+    TENCENTCLOUD_SSL_ALLOW_HTTP: 'true',
     TENCENTCLOUD_SECRET_ID: CREDENTIALS.secretId,
     TENCENTCLOUD_SECRET_KEY: CREDENTIALS.secretKey,
     TENCENTCLOUD_SESSION_TOKEN: CREDENTIALS.token,

@@ -132,6 +132,7 @@ describe.each(SCENARIOS)('with one Tencent response in five %s', (_label, rules)
     const env = {
       ...motoEnv(proxy.endpoint),
       TENCENTCLOUD_SSL_ENDPOINT: tencent.url,
+      TENCENTCLOUD_SSL_ALLOW_HTTP: 'true',
       TENCENTCLOUD_SECRET_ID: CREDENTIALS.secretId,
       TENCENTCLOUD_SECRET_KEY: CREDENTIALS.secretKey,
       TENCENTCLOUD_RATE_LIMIT: String(RATE_LIMIT),
