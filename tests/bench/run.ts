@@ -131,7 +131,11 @@ async function measureSync(pending: number): Promise<Measured> {
     };
     const start = requests[0]?.at ?? 0;
     for (const r of requests.filter((x) => x.outcome === 'rate-limited')) {
-      log(`rate-limited: ${r.action} at ${r.at - start} ms`);
+      // The arrivals of the same action in the second before it: where the pace broke.
+      const before = requests
+        .filter((x) => x.action === r.action && x.at <= r.at && r.at - x.at < 1000)
+        .map((x) => Math.round(x.at - start));
+      log(`rate-limited: ${r.action} at ${r.at - start} ms; the second before it: ${before.join(' ')}`);
     }
     return {
       pending,
