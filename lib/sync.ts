@@ -1,3 +1,4 @@
+import { normalizeName } from './domain.js';
 import { errorMessage } from './error-text.js';
 import { isExportFailure } from './export.js';
 import type { Logger } from './logger.js';
@@ -11,15 +12,20 @@ import type {
 } from './sync-types.js';
 import type { CertificateListItem, InvalidListItem } from './tencent/schemas.js';
 import { CertificateStatus, PENDING_STATUSES } from './tencent/ssl-api.js';
-import { certificateDomains } from './validation/plan.js';
 import { validatePending } from './validation-pipeline.js';
 
 const ACTIONABLE_STATUSES = [...PENDING_STATUSES, CertificateStatus.ReissuePending, CertificateStatus.Issued];
 
+/** The certificate's names as it has them (`*.` kept), each once: what a person recognises it by. */
+function shownDomains(item: CertificateListItem): string[] {
+  const names = [item.Domain ?? '', ...item.SubjectAltName].map(normalizeName);
+  return [...new Set(names.filter((name) => name !== ''))];
+}
+
 function baseReport(item: CertificateListItem): CertificateReport {
   return {
     certificateId: item.CertificateId ?? '',
-    domains: certificateDomains({ Domain: item.Domain, SubjectAltName: item.SubjectAltName }),
+    domains: shownDomains(item),
     status: item.Status,
     statusName: item.StatusName,
     validationDeadline: item.DVAuthDeadline?.toISOString() ?? null,

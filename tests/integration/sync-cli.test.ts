@@ -135,6 +135,7 @@ describe('sync from the command line against local servers', () => {
     const byId = Object.fromEntries(first.certificates.map((c) => [c.certificateId, c]));
     expect(byId[ids.cname as string]).toMatchObject({ outcome: 'validating', insync: true, nudged: true });
     expect(byId[ids.wildcard as string]?.records.map((r) => r.action)).toEqual(['created', 'created']);
+    expect(byId[ids.wildcard as string]?.domains).toEqual(['example.com', '*.example.com']);
     expect(byId[ids.outside as string]).toMatchObject({ outcome: 'blocked' });
     expect(byId[ids.outside as string]?.records[0]?.action).toBe('refused');
     expect(byId[ids.issued as string]).toMatchObject({ outcome: 'issued', export: { result: 'created' } });

@@ -1,0 +1,71 @@
+import {
+  ChangeResourceRecordSetsCommand,
+  GetChangeCommand,
+  ListHostedZonesCommand,
+  ListResourceRecordSetsCommand,
+  Route53Client,
+} from '@aws-sdk/client-route-53';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../lib/logger.js';
+import { runSync } from '../../lib/sync.js';
+import type { SyncDeps, SyncSettings } from '../../lib/sync-types.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { type FakeCertificate, FakeTencent, txt } from '../helpers/fake-tencent.js';
+
+/* What a sync or status report says about each certificate, and what counts as a failure. */
+
+const route53 = mockClient(Route53Client);
+
+function deps(certificates: FakeCertificate[], settings: Partial<SyncSettings> = {}): SyncDeps {
+  return {
+    tencent: new FakeTencent(certificates),
+    route53: new Route53Client({ region: 'us-east-1' }),
+    clock: new FakeClock(),
+    logger: silentLogger,
+    settings: {
+      allowedDomains: ['example.com'],
+      zoneOverrides: [],
+      recordTtl: 60,
+      waitForInsync: true,
+      dryRun: false,
+      ...settings,
+    },
+  };
+}
+
+beforeEach(() => {
+  route53.reset();
+  route53.on(ListHostedZonesCommand).resolves({
+    HostedZones: [
+      { Id: '/hostedzone/ZCOM', Name: 'example.com.', CallerReference: 'c', Config: { PrivateZone: false } },
+      { Id: '/hostedzone/ZORG', Name: 'example.org.', CallerReference: 'o', Config: { PrivateZone: false } },
+    ],
+    IsTruncated: false,
+    MaxItems: 100,
+  });
+  route53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [], IsTruncated: false });
+  route53.on(ChangeResourceRecordSetsCommand).resolves({
+    ChangeInfo: { Id: '/change/C1', Status: 'PENDING', SubmittedAt: new Date() },
+  });
+  route53.on(GetChangeCommand).resolves({
+    ChangeInfo: { Id: '/change/C1', Status: 'INSYNC', SubmittedAt: new Date() },
+  });
+});
+
+describe('the domains a report shows', () => {
+  it('shows wildcard names as the certificate has them, each once', async () => {
+    const d = deps([
+      {
+        id: 'w1',
+        domain: 'example.com',
+        altNames: ['*.example.com', 'example.com'],
+        dvAuths: [txt('t1', 'example.com'), txt('t2', '*.example.com')],
+      },
+    ]);
+
+    const report = await runSync(d);
+
+    expect(report.certificates[0]?.domains).toEqual(['example.com', '*.example.com']);
+  });
+});
