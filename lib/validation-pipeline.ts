@@ -84,6 +84,13 @@ function allowedBy(domain: string, allowed: string[] | '*' | undefined): boolean
   return allowed === '*' || allowed.some((a) => isUnder(domain, a));
 }
 
+/** None of the certificate's domains lies under a set ALLOWED_DOMAINS: left alone by design. */
+function outsideAllowList(item: CertificateListItem, allowed: string[] | '*' | undefined): boolean {
+  if (!Array.isArray(allowed) || allowed.length === 0) return false;
+  const domains = certificateDomains({ Domain: item.Domain, SubjectAltName: item.SubjectAltName });
+  return domains.length > 0 && domains.every((domain) => !allowedBy(domain, allowed));
+}
+
 /**
  * Reads the pending certificates' validation records, writes them zone by zone (unless dry),
  * waits for INSYNC and nudges the CA. Fills each certificate's report.
@@ -381,6 +388,8 @@ export async function validatePending(
     const report = reports.get(item.CertificateId as string) as CertificateReport;
     if (report.outcome === 'ignored' && !leftAlone.has(report.certificateId)) {
       report.outcome = pendingOutcome(report.records);
+      if (report.outcome === 'blocked' && outsideAllowList(item, settings.allowedDomains))
+        report.outcome = 'outside-allow-list';
     }
   }
   return result;

@@ -102,8 +102,8 @@ describe('sync from the command line against local servers', () => {
       process.stderr.write(formatSyncReport(first));
     }
 
-    // The certificate outside the allow-list is blocked, so the run reports a failure.
-    expect(run.code).toBe(1);
+    // The certificate outside the allow-list is left alone by design: no failure.
+    expect(run.code).toBe(0);
     const www = dvAuthsOf(ids.cname as string)[0] as DvAuth;
     const apexAndWildcard = dvAuthsOf(ids.wildcard as string);
     expect(await recordsOf('example.com')).toEqual(
@@ -136,7 +136,7 @@ describe('sync from the command line against local servers', () => {
     expect(byId[ids.cname as string]).toMatchObject({ outcome: 'validating', insync: true, nudged: true });
     expect(byId[ids.wildcard as string]?.records.map((r) => r.action)).toEqual(['created', 'created']);
     expect(byId[ids.wildcard as string]?.domains).toEqual(['example.com', '*.example.com']);
-    expect(byId[ids.outside as string]).toMatchObject({ outcome: 'blocked' });
+    expect(byId[ids.outside as string]).toMatchObject({ outcome: 'outside-allow-list' });
     expect(byId[ids.outside as string]?.records[0]?.action).toBe('refused');
     expect(byId[ids.issued as string]).toMatchObject({ outcome: 'issued', export: { result: 'created' } });
     expect(first.totals.route53ChangeBatches).toBe(3);

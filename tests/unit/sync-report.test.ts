@@ -8,10 +8,10 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../lib/logger.js';
-import { runSync } from '../../lib/sync.js';
+import { hasFailures, runSync } from '../../lib/sync.js';
 import type { SyncDeps, SyncSettings } from '../../lib/sync-types.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { type FakeCertificate, FakeTencent, txt } from '../helpers/fake-tencent.js';
+import { cname, type FakeCertificate, FakeTencent, txt } from '../helpers/fake-tencent.js';
 
 /* What a sync or status report says about each certificate, and what counts as a failure. */
 
@@ -67,5 +67,65 @@ describe('the domains a report shows', () => {
     const report = await runSync(d);
 
     expect(report.certificates[0]?.domains).toEqual(['example.com', '*.example.com']);
+  });
+});
+
+describe('a certificate outside ALLOWED_DOMAINS', () => {
+  it('is left alone by design and is no failure', async () => {
+    const d = deps([
+      {
+        id: 'o1',
+        domain: 'www.example.org',
+        dvAuths: [cname('_a.www.example.org', 'a.ca.test', 'www.example.org')],
+      },
+    ]);
+
+    const report = await runSync(d);
+
+    expect(route53.commandCalls(ChangeResourceRecordSetsCommand)).toEqual([]);
+    expect(report.certificates[0]).toMatchObject({
+      outcome: 'outside-allow-list',
+      records: [
+        expect.objectContaining({ action: 'refused', reason: expect.stringMatching(/ALLOWED_DOMAINS/) }),
+      ],
+    });
+    expect(hasFailures(report)).toBe(false);
+  });
+
+  it('stays blocked when some of its domains are inside, as it cannot be issued', async () => {
+    const d = deps([
+      {
+        id: 'm1',
+        domain: 'www.example.com',
+        altNames: ['www.example.org'],
+        dvAuths: [
+          cname('_a.www.example.com', 'a.ca.test', 'www.example.com'),
+          cname('_b.www.example.org', 'b.ca.test', 'www.example.org'),
+        ],
+      },
+    ]);
+
+    const report = await runSync(d);
+
+    expect(report.certificates[0]?.outcome).toBe('blocked');
+    expect(hasFailures(report)).toBe(true);
+  });
+
+  it('is blocked while ALLOWED_DOMAINS is unset, since then nothing is written at all', async () => {
+    const d = deps(
+      [
+        {
+          id: 'u1',
+          domain: 'www.example.org',
+          dvAuths: [cname('_a.www.example.org', 'a.ca.test', 'www.example.org')],
+        },
+      ],
+      { allowedDomains: undefined },
+    );
+
+    const report = await runSync(d);
+
+    expect(report.certificates[0]?.outcome).toBe('blocked');
+    expect(hasFailures(report)).toBe(true);
   });
 });
