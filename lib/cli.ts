@@ -69,8 +69,8 @@ function isUnusable(error: unknown): boolean {
   return error instanceof SecretReadError || isAwsCredentialsError(error);
 }
 
-/** Exit code of a sync report: 2 when a whole step failed on credentials, 1 when anything failed. */
-function syncExitCode(report: SyncReport): number {
+/** Exit code of a sync or status report: 2 when a whole step failed on credentials, 1 when anything failed. */
+function reportExitCode(report: SyncReport): number {
   if (report.fatal?.credentials) return ExitCode.Unusable;
   return hasFailures(report) ? ExitCode.PartialFailure : ExitCode.Ok;
 }
@@ -122,7 +122,7 @@ Secrets Manager (or queued for export when EXPORT_QUEUE_URL is set).
           ...(options.dryRun ? { dryRun: true } : {}),
         });
         print(io, options.json, report, formatSyncReport);
-        return syncExitCode(report);
+        return reportExitCode(report);
       });
     },
   },
@@ -165,7 +165,7 @@ issued ones, what Secrets Manager holds (exported, stale, missing). Writes nothi
           ...(options.certificateIds.length ? { certificateIds: options.certificateIds } : {}),
         });
         print(io, options.json, report, formatStatusReport);
-        return ExitCode.Ok;
+        return reportExitCode(report);
       });
     },
   },

@@ -44,6 +44,43 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   return { code, stdout, stderr };
 }
 
+/** The command as a real process: the AWS SDK reads its credentials from the process environment. */
+async function cliProcess(
+  args: string[],
+  processEnv: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'lib/cli.ts', ...args],
+      { env: processEnv },
+      (error, stdout, stderr) => {
+        const code = error ? Number((error as { code?: unknown }).code ?? -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** This suite's environment with no AWS credentials anywhere the SDK looks for them. */
+function withoutAwsCredentials(): NodeJS.ProcessEnv {
+  const rest = Object.fromEntries(
+    Object.entries({ ...process.env, ...env }).filter(
+      ([key]) =>
+        key !== 'AWS_ACCESS_KEY_ID' &&
+        key !== 'AWS_SECRET_ACCESS_KEY' &&
+        key !== 'AWS_SESSION_TOKEN' &&
+        key !== 'AWS_PROFILE',
+    ),
+  );
+  return {
+    ...rest,
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+    AWS_CONFIG_FILE: '/nonexistent/config',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+}
+
 function dvAuthsOf(id: string): DvAuth[] {
   const cert = store.get(id) as { DvAuthDetail: { DvAuths: DvAuth[] } };
   return cert.DvAuthDetail.DvAuths;
@@ -162,6 +199,33 @@ describe('sync from the command line against local servers', () => {
     expect(run.stdout).toContain('refused');
     expect(run.stdout).toContain(ids.outside);
     expect(run.stdout).toMatch(/validation deadline/);
+  });
+
+  it('exits 1 from status for an id Tencent does not know, with the report saying so', async () => {
+    const run = await cli(['status', '--json', '--certificate-id', 'unknown01']);
+    const report = JSON.parse(run.stdout) as SyncReport;
+    expect(run.code).toBe(1);
+    expect(report.certificates).toEqual([
+      expect.objectContaining({
+        certificateId: 'unknown01',
+        outcome: 'not-found',
+        error: 'Tencent does not know this certificate id',
+      }),
+    ]);
+  });
+
+  it('exits 2 from status when the AWS credentials are missing, and says so', async () => {
+    const run = await cliProcess(['status', '--json'], withoutAwsCredentials());
+    const report = JSON.parse(run.stdout) as SyncReport;
+    expect(run.code).toBe(2);
+    expect(report.fatal).toEqual({
+      reason: expect.stringMatching(/Could not load credentials/),
+      credentials: true,
+    });
+
+    const text = await cliProcess(['status'], withoutAwsCredentials());
+    expect(text.code).toBe(2);
+    expect(text.stdout.split('\n')[0]).toMatch(/^The run could not complete: .*Could not load credentials/);
   });
 
   it('plans a new certificate in a dry run without writing it', async () => {

@@ -8,7 +8,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../lib/logger.js';
-import { hasFailures, runSync } from '../../lib/sync.js';
+import { collectStatus, hasFailures, runSync } from '../../lib/sync.js';
 import type { SyncDeps, SyncSettings } from '../../lib/sync-types.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { cname, type FakeCertificate, FakeTencent, txt } from '../helpers/fake-tencent.js';
@@ -32,6 +32,13 @@ function deps(certificates: FakeCertificate[], settings: Partial<SyncSettings> =
       ...settings,
     },
   };
+}
+
+/** The SDK's error when no credentials can be found anywhere in its chain. */
+function missingCredentials(): Error {
+  const error = new Error('Could not load credentials from any providers');
+  error.name = 'CredentialsProviderError';
+  return error;
 }
 
 beforeEach(() => {
@@ -126,6 +133,66 @@ describe('a certificate outside ALLOWED_DOMAINS', () => {
     const report = await runSync(d);
 
     expect(report.certificates[0]?.outcome).toBe('blocked');
+    expect(hasFailures(report)).toBe(true);
+  });
+});
+
+describe('status when AWS cannot be read', () => {
+  it('reports missing AWS credentials while reading the zones as a whole-run credentials failure', async () => {
+    route53.on(ListHostedZonesCommand).rejects(missingCredentials());
+    const d = deps([
+      {
+        id: 'p1',
+        domain: 'www.example.com',
+        dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+      },
+    ]);
+
+    const report = await collectStatus(d);
+
+    expect(report.fatal).toEqual({
+      reason: expect.stringContaining('Could not load credentials'),
+      credentials: true,
+    });
+    expect(hasFailures(report)).toBe(true);
+  });
+
+  it('reports missing AWS credentials while reading the secrets as a whole-run credentials failure', async () => {
+    const d = deps([{ id: 'i1', domain: 'www.example.com', status: 1 }]);
+    d.exportState = async () => {
+      throw missingCredentials();
+    };
+
+    const report = await collectStatus(d);
+
+    expect(report.fatal).toEqual({
+      reason: expect.stringContaining('Could not load credentials'),
+      credentials: true,
+    });
+  });
+
+  it('reports a Secrets Manager that cannot be read as a failure', async () => {
+    const d = deps([{ id: 'i1', domain: 'www.example.com', status: 1 }]);
+    d.exportState = async () => {
+      throw new Error('connect ECONNREFUSED 127.0.0.1:1');
+    };
+
+    const report = await collectStatus(d);
+
+    expect(report.fatal).toEqual({ reason: expect.stringContaining('ECONNREFUSED'), credentials: false });
+    expect(hasFailures(report)).toBe(true);
+  });
+
+  it('reports an id Tencent does not know as a failure', async () => {
+    const report = await collectStatus(deps([]), { certificateIds: ['nope1234'] });
+
+    expect(report.certificates).toEqual([
+      expect.objectContaining({
+        certificateId: 'nope1234',
+        outcome: 'not-found',
+        error: 'Tencent does not know this certificate id',
+      }),
+    ]);
     expect(hasFailures(report)).toBe(true);
   });
 });
