@@ -12,6 +12,7 @@ import {
   unknownOptionMessage,
 } from './cli-args.js';
 import { ConfigError, loadConfig } from './config.js';
+import { errorMessage } from './error-text.js';
 import { exportCertificates, isExportFailure } from './export.js';
 import { formatExportReport, formatStatusReport, formatSyncReport } from './report-format.js';
 import { createRuntime, type Runtime } from './runtime.js';
@@ -74,24 +75,78 @@ function reportExitCode(report: SyncReport): number {
   return hasFailures(report) ? ExitCode.PartialFailure : ExitCode.Ok;
 }
 
+/**
+ * Why a command produced no report:
+ * - `usage`: the command line is wrong (exit 2);
+ * - `configuration`: the environment is unusable, every problem listed (exit 2);
+ * - `credentials`: Tencent or AWS credentials missing or rejected (exit 2);
+ * - `run`: anything else stopped the run, e.g. Tencent unreachable or answering what the tool cannot read (exit 1).
+ */
+export type FailureKind = 'usage' | 'configuration' | 'credentials' | 'run';
+
+/** What `--json` prints instead of a report when the command could not produce one. */
+export interface FailureDocument {
+  ok: false;
+  /** The command asked for; null when there was none or it is unknown. */
+  command: string | null;
+  exitCode: number;
+  error: { kind: FailureKind; message: string; problems?: string[] };
+}
+
+/** The command being run, and whether its output is JSON. */
+interface Invocation {
+  command: string | null;
+  json: boolean;
+}
+
+const FAILURE_EXIT: Record<FailureKind, number> = {
+  usage: ExitCode.Unusable,
+  configuration: ExitCode.Unusable,
+  credentials: ExitCode.Unusable,
+  run: ExitCode.PartialFailure,
+};
+
+const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, ' ').trim();
+
+/**
+ * Tells why the command produced no report: with `--json`, one failure document on stdout; as
+ * text, the reason on stderr (stdout carries reports only). Returns the exit code.
+ */
+function failRun(io: CliIo, invocation: Invocation, error: FailureDocument['error'], text: string): number {
+  const exitCode = FAILURE_EXIT[error.kind];
+  if (invocation.json) {
+    const document: FailureDocument = { ok: false, command: invocation.command, exitCode, error };
+    io.stdout(`${JSON.stringify(document, null, 2)}\n`);
+  }
+  io.stderr(`error: ${text}\n`);
+  return exitCode;
+}
+
 /** Loads the configuration, runs `work` with a runtime, maps failures to the exit codes. */
-async function withRuntime(io: CliIo, work: (runtime: Runtime) => Promise<number>): Promise<number> {
+async function withRuntime(
+  io: CliIo,
+  invocation: Invocation & { command: string },
+  work: (runtime: Runtime) => Promise<number>,
+): Promise<number> {
+  const { command } = invocation;
   let runtime: Runtime;
   try {
     runtime = createRuntime(loadConfig(io.env), { write: (line) => io.stderr(`${line}\n`) });
   } catch (error) {
-    if (error instanceof ConfigError) {
-      io.stderr(`${error.message}\n`);
-      return ExitCode.Unusable;
-    }
-    throw error;
+    if (!(error instanceof ConfigError)) throw error;
+    const message = `Configuration is not usable: ${error.problems.join('; ')}`;
+    const error_ = { kind: 'configuration' as const, message, problems: error.problems };
+    return failRun(io, invocation, error_, `${command} could not run: ${error.message}`);
   }
   try {
     return await work(runtime);
   } catch (error) {
-    const message = runtime.redactor.redact(error instanceof Error ? error.message : String(error));
-    io.stderr(`error: ${message}\n`);
-    return isUnusable(error) ? ExitCode.Unusable : ExitCode.PartialFailure;
+    const message = oneLine(runtime.redactor.redact(errorMessage(error)));
+    if (isUnusable(error)) {
+      const text = `${command} could not run: credentials missing or rejected: ${message}`;
+      return failRun(io, invocation, { kind: 'credentials', message }, text);
+    }
+    return failRun(io, invocation, { kind: 'run', message }, `${command} could not run: ${message}`);
   } finally {
     await runtime.close();
   }
@@ -116,7 +171,7 @@ Secrets Manager (or queued for export when EXPORT_QUEUE_URL is set).
     options: REPORT_OPTIONS,
     async run(values, io) {
       const options = reportOptions(values, true);
-      return withRuntime(io, async (runtime) => {
+      return withRuntime(io, { command: 'sync', json: options.json }, async (runtime) => {
         const report = await runSync(runtime.syncDeps(), {
           ...(options.certificateIds.length ? { certificateIds: options.certificateIds } : {}),
           ...(options.dryRun ? { dryRun: true } : {}),
@@ -139,7 +194,7 @@ Secrets Manager as a new secret version, only when the secret does not already h
     options: REPORT_OPTIONS,
     async run(values, io) {
       const options = reportOptions(values, true);
-      return withRuntime(io, async (runtime) => {
+      return withRuntime(io, { command: 'export', json: options.json }, async (runtime) => {
         const report = await exportCertificates(runtime.exportDeps(), {
           ...(options.certificateIds.length ? { certificateIds: options.certificateIds } : {}),
           ...(options.dryRun ? { dryRun: true } : {}),
@@ -163,7 +218,7 @@ issued ones, what Secrets Manager holds (exported, stale, missing). Writes nothi
     options: REPORT_OPTIONS,
     async run(values, io) {
       const options = reportOptions(values, false);
-      return withRuntime(io, async (runtime) => {
+      return withRuntime(io, { command: 'status', json: options.json }, async (runtime) => {
         const report = await collectStatus(runtime.syncDeps(), {
           ...(options.certificateIds.length ? { certificateIds: options.certificateIds } : {}),
         });
@@ -252,23 +307,22 @@ function optionFirstMessage(written: string, rest: readonly string[]): string {
   return `missing command before ${written}: tencent-ssl-sync <command> [options]`;
 }
 
-/** A bad command line: the reason and the usage that applies on stderr, exit code 2. */
-function usageFailure(io: CliIo, message: string, usage: string): number {
-  io.stderr(`error: ${message}\n\n${usage.trimEnd()}\n`);
-  return ExitCode.Unusable;
+/** A bad command line: the reason and the usage that applies on stderr (and the document with --json), exit 2. */
+function usageFailure(io: CliIo, invocation: Invocation, message: string, usage: string): number {
+  return failRun(io, invocation, { kind: 'usage', message }, `${message}\n\n${usage.trimEnd()}`);
 }
 
 /** `help [command]`: the general help, or one command's. */
-function help(rest: readonly string[], io: CliIo): number {
+function help(rest: readonly string[], io: CliIo, invocation: Invocation): number {
   const [name, ...extra] = rest;
   if (name === undefined) {
     io.stdout(helpText());
     return ExitCode.Ok;
   }
   const command = commandNamed(name);
-  if (!command) return usageFailure(io, unknownCommandMessage(name), helpText());
+  if (!command) return usageFailure(io, invocation, unknownCommandMessage(name), helpText());
   if (extra.length > 0)
-    return usageFailure(io, `unexpected argument ${JSON.stringify(extra[0])}`, helpText());
+    return usageFailure(io, invocation, `unexpected argument ${JSON.stringify(extra[0])}`, helpText());
   io.stdout(`${command.usage}\n`);
   return ExitCode.Ok;
 }
@@ -276,19 +330,21 @@ function help(rest: readonly string[], io: CliIo): number {
 /** Runs the command line; returns the exit code instead of exiting so tests can call it. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined) return usageFailure(io, 'missing command', helpText());
+  // --json asks for one JSON document on stdout whatever happens, a bad command line included.
+  const nowhere: Invocation = { command: null, json: optionArgs(argv).includes('--json') };
+  if (name === undefined) return usageFailure(io, nowhere, 'missing command', helpText());
   if (name === '-h' || name === '--help') {
     io.stdout(helpText());
     return ExitCode.Ok;
   }
-  if (name === 'help') return help(rest, io);
+  if (name === 'help') return help(rest, io, nowhere);
   if (name === '-v' || name === '--version') {
     io.stdout(`${VERSION}\n`);
     return ExitCode.Ok;
   }
-  if (name.startsWith('-')) return usageFailure(io, optionFirstMessage(name, rest), helpText());
+  if (name.startsWith('-')) return usageFailure(io, nowhere, optionFirstMessage(name, rest), helpText());
   const command = commandNamed(name);
-  if (!command) return usageFailure(io, unknownCommandMessage(name), helpText());
+  if (!command) return usageFailure(io, nowhere, unknownCommandMessage(name), helpText());
   const words = optionArgs(rest);
   if (words.includes('-h') || words.includes('--help')) {
     io.stdout(`${command.usage}\n`);
@@ -297,7 +353,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     return await command.run(parseOptions(rest, command.options), io);
   } catch (error) {
-    if (error instanceof UsageError) return usageFailure(io, error.message, command.usage);
+    if (error instanceof UsageError)
+      return usageFailure(io, { ...nowhere, command: name }, error.message, command.usage);
     throw error;
   }
 }

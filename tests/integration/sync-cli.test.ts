@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import {
   CreateHostedZoneCommand,
@@ -260,6 +262,50 @@ describe('sync from the command line against local servers', () => {
     expect(run).toBe(2);
     expect(stderr).toMatch(/AuthFailure\.SignatureFailure/);
     expect(stderr).not.toContain('a-wrong-secret-key-value');
+    expect(stderr.trimEnd().split('\n').at(-1)).toMatch(
+      /^error: sync could not run: credentials missing or rejected: .*AuthFailure\.SignatureFailure/,
+    );
+  });
+
+  it('prints one JSON document with the reason when Tencent rejects the credentials', async () => {
+    let stdout = '';
+    const code = await main(['status', '--json'], {
+      stdout: (t) => (stdout += t),
+      stderr: () => {},
+      env: { ...env, TENCENTCLOUD_SECRET_KEY: 'a-wrong-secret-key-value' },
+    });
+
+    expect(code).toBe(2);
+    expect(JSON.parse(stdout)).toEqual({
+      ok: false,
+      command: 'status',
+      exitCode: 2,
+      error: { kind: 'credentials', message: expect.stringMatching(/AuthFailure\.SignatureFailure/) },
+    });
+    expect(stdout).not.toContain('a-wrong-secret-key-value');
+  });
+
+  it('prints one JSON document and exits 1 when Tencent answers what the tool cannot read', async () => {
+    const server = createServer((_request, response) => {
+      response.setHeader('content-type', 'application/json');
+      response.end('{"Response":{"RequestId":"r-1","TotalCount":"many"}}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    let stdout = '';
+    const code = await main(['sync', '--json'], {
+      stdout: (t) => (stdout += t),
+      stderr: () => {},
+      env: { ...env, TENCENTCLOUD_SSL_ENDPOINT: `http://127.0.0.1:${port}` },
+    }).finally(() => server.close());
+
+    expect(code).toBe(1);
+    expect(JSON.parse(stdout)).toEqual({
+      ok: false,
+      command: 'sync',
+      exitCode: 1,
+      error: { kind: 'run', message: expect.stringMatching(/DescribeCertificates: malformed response/) },
+    });
   });
 
   it('runs as a real process with the documented exit code and JSON on stdout', async () => {

@@ -101,7 +101,10 @@ describe('commands and help', () => {
     [['deploy'], 'unknown command "deploy"'],
     [['help', 'snyc'], 'unknown command "snyc" (did you mean sync?)'],
     [['--dry-run', 'sync'], 'options go after the command: tencent-ssl-sync sync --dry-run'],
-    [['--json'], 'missing command before --json: tencent-ssl-sync <command> [options]'],
+    [
+      ['--certificate-id', 'x'],
+      'missing command before --certificate-id: tencent-ssl-sync <command> [options]',
+    ],
     [['--verison'], 'unknown option --verison (did you mean --version?)'],
   ])('refuses %j: %s', async (args, message) => {
     const run = await cli(args);
@@ -125,5 +128,60 @@ describe('did-you-mean', () => {
     expect(closest('cert', ['certificate-id', 'json'])).toBe('certificate-id');
     expect(closest('force', ['certificate-id', 'dry-run', 'json'])).toBeUndefined();
     expect(closest('js', ['json', 'sync'])).toBeUndefined();
+  });
+});
+
+describe('a whole-run failure', () => {
+  it('prints one JSON document with the reason on stdout for a bad command line with --json', async () => {
+    const run = await cli(['sync', '--json', '--dryrun']);
+
+    expect(run.code).toBe(2);
+    expect(JSON.parse(run.stdout)).toEqual({
+      ok: false,
+      command: 'sync',
+      exitCode: 2,
+      error: { kind: 'usage', message: 'unknown option --dryrun (did you mean --dry-run?)' },
+    });
+    expect(run.stderr).toContain('Usage: tencent-ssl-sync sync');
+  });
+
+  it('prints one JSON document listing every configuration problem with --json', async () => {
+    const run = await cli(['status', '--json'], { RECORD_TTL: 'x' });
+
+    expect(run.code).toBe(2);
+    const document = JSON.parse(run.stdout);
+    expect(document).toMatchObject({
+      ok: false,
+      command: 'status',
+      exitCode: 2,
+      error: { kind: 'configuration', message: expect.stringMatching(/^Configuration is not usable: /) },
+    });
+    expect(document.error.problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/Tencent credentials are missing/),
+        expect.stringMatching(/RECORD_TTL/),
+      ]),
+    );
+  });
+
+  it('says on stderr, not stdout, why the configuration is unusable without --json', async () => {
+    const run = await cli(['export'], { RECORD_TTL: 'x' });
+
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.split('\n')[0]).toBe('error: export could not run: Configuration is not usable:');
+    expect(run.stderr).toMatch(/RECORD_TTL/);
+  });
+
+  it('prints one JSON document for a missing or unknown command with --json', async () => {
+    const run = await cli(['snyc', '--json']);
+
+    expect(run.code).toBe(2);
+    expect(JSON.parse(run.stdout)).toEqual({
+      ok: false,
+      command: null,
+      exitCode: 2,
+      error: { kind: 'usage', message: 'unknown command "snyc" (did you mean sync?)' },
+    });
   });
 });
