@@ -14,6 +14,7 @@ import {
 import { ConfigError, loadConfig } from './config.js';
 import { errorMessage } from './error-text.js';
 import { exportCertificates, isExportFailure } from './export.js';
+import { Redactor } from './redact.js';
 import { formatExportReport, formatStatusReport, formatSyncReport } from './report-format.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { SecretReadError } from './secrets/credentials.js';
@@ -353,9 +354,16 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     return await command.run(parseOptions(rest, command.options), io);
   } catch (error) {
-    if (error instanceof UsageError)
-      return usageFailure(io, { ...nowhere, command: name }, error.message, command.usage);
-    throw error;
+    const invocation = { ...nowhere, command: name };
+    if (error instanceof UsageError) return usageFailure(io, invocation, error.message, command.usage);
+    // Whatever escaped the command still ends as one reason (and one document with --json).
+    const redactor = new Redactor([
+      io.env.TENCENTCLOUD_SECRET_KEY,
+      io.env.TENCENTCLOUD_SESSION_TOKEN,
+      io.env.WEBHOOK_SECRET,
+    ]);
+    const message = oneLine(redactor.redact(errorMessage(error)));
+    return failRun(io, invocation, { kind: 'run', message }, `${name} could not run: ${message}`);
   }
 }
 
