@@ -1,10 +1,20 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { isAwsCredentialsError } from './aws-errors.js';
+import {
+  closest,
+  type OptionSpecs,
+  optionArgs,
+  type ParsedOptions,
+  parseOptions,
+  UsageError,
+  unknownOptionMessage,
+} from './cli-args.js';
 import { ConfigError, loadConfig } from './config.js';
+import { errorMessage } from './error-text.js';
 import { exportCertificates, isExportFailure } from './export.js';
+import { Redactor } from './redact.js';
 import { formatExportReport, formatStatusReport, formatSyncReport } from './report-format.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { SecretReadError } from './secrets/credentials.js';
@@ -31,36 +41,27 @@ export interface CliIo {
 interface Command {
   summary: string;
   usage: string;
-  run(args: string[], io: CliIo): Promise<number>;
+  options: OptionSpecs;
+  run(options: ParsedOptions, io: CliIo): Promise<number>;
 }
 
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+const HELP_OPTION: OptionSpecs = { help: { type: 'boolean', short: 'h' } };
+const REPORT_OPTIONS: OptionSpecs = {
+  'certificate-id': { type: 'string', placeholder: 'ID' },
+  'dry-run': { type: 'boolean' },
+  json: { type: 'boolean' },
+  ...HELP_OPTION,
+};
 
-function parseCommandArgs(args: string[], withDryRun: boolean) {
-  try {
-    const { values, positionals } = parseArgs({
-      args,
-      options: {
-        'certificate-id': { type: 'string', multiple: true },
-        'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    if (!withDryRun && values['dry-run'])
-      throw new UsageError('--dry-run does not apply: this command writes nothing');
-    const ids = values['certificate-id'] ?? [];
-    const bad = ids.find((id) => !/^[A-Za-z0-9_-]{1,64}$/.test(id));
-    if (bad !== undefined) throw new UsageError(`${JSON.stringify(bad)} is not a Tencent certificate id`);
-    return { certificateIds: ids, dryRun: values['dry-run'] === true, json: values.json === true };
-  } catch (error) {
-    if (error instanceof UsageError) throw error;
-    throw new UsageError((error as Error).message);
-  }
+/** The options `sync`, `export` and `status` share, checked. */
+function reportOptions(values: ParsedOptions, withDryRun: boolean) {
+  if (!withDryRun && values['dry-run'])
+    throw new UsageError('--dry-run does not apply: this command writes nothing');
+  const given = values['certificate-id'];
+  const ids = Array.isArray(given) ? given : [];
+  const bad = ids.find((id) => !/^[A-Za-z0-9_-]{1,64}$/.test(id));
+  if (bad !== undefined) throw new UsageError(`${JSON.stringify(bad)} is not a Tencent certificate id`);
+  return { certificateIds: ids, dryRun: values['dry-run'] === true, json: values.json === true };
 }
 
 /** Credentials rejected or missing: the run cannot do anything (exit 2). */
@@ -69,30 +70,84 @@ function isUnusable(error: unknown): boolean {
   return error instanceof SecretReadError || isAwsCredentialsError(error);
 }
 
-/** Exit code of a sync report: 2 when a whole step failed on credentials, 1 when anything failed. */
-function syncExitCode(report: SyncReport): number {
+/** Exit code of a sync or status report: 2 when a whole step failed on credentials, 1 when anything failed. */
+function reportExitCode(report: SyncReport): number {
   if (report.fatal?.credentials) return ExitCode.Unusable;
   return hasFailures(report) ? ExitCode.PartialFailure : ExitCode.Ok;
 }
 
+/**
+ * Why a command produced no report:
+ * - `usage`: the command line is wrong (exit 2);
+ * - `configuration`: the environment is unusable, every problem listed (exit 2);
+ * - `credentials`: Tencent or AWS credentials missing or rejected (exit 2);
+ * - `run`: anything else stopped the run, e.g. Tencent unreachable or answering what the tool cannot read (exit 1).
+ */
+export type FailureKind = 'usage' | 'configuration' | 'credentials' | 'run';
+
+/** What `--json` prints instead of a report when the command could not produce one. */
+export interface FailureDocument {
+  ok: false;
+  /** The command asked for; null when there was none or it is unknown. */
+  command: string | null;
+  exitCode: number;
+  error: { kind: FailureKind; message: string; problems?: string[] };
+}
+
+/** The command being run, and whether its output is JSON. */
+interface Invocation {
+  command: string | null;
+  json: boolean;
+}
+
+const FAILURE_EXIT: Record<FailureKind, number> = {
+  usage: ExitCode.Unusable,
+  configuration: ExitCode.Unusable,
+  credentials: ExitCode.Unusable,
+  run: ExitCode.PartialFailure,
+};
+
+const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, ' ').trim();
+
+/**
+ * Tells why the command produced no report: with `--json`, one failure document on stdout; as
+ * text, the reason on stderr (stdout carries reports only). Returns the exit code.
+ */
+function failRun(io: CliIo, invocation: Invocation, error: FailureDocument['error'], text: string): number {
+  const exitCode = FAILURE_EXIT[error.kind];
+  if (invocation.json) {
+    const document: FailureDocument = { ok: false, command: invocation.command, exitCode, error };
+    io.stdout(`${JSON.stringify(document, null, 2)}\n`);
+  }
+  io.stderr(`error: ${text}\n`);
+  return exitCode;
+}
+
 /** Loads the configuration, runs `work` with a runtime, maps failures to the exit codes. */
-async function withRuntime(io: CliIo, work: (runtime: Runtime) => Promise<number>): Promise<number> {
+async function withRuntime(
+  io: CliIo,
+  invocation: Invocation & { command: string },
+  work: (runtime: Runtime) => Promise<number>,
+): Promise<number> {
+  const { command } = invocation;
   let runtime: Runtime;
   try {
     runtime = createRuntime(loadConfig(io.env), { write: (line) => io.stderr(`${line}\n`) });
   } catch (error) {
-    if (error instanceof ConfigError) {
-      io.stderr(`${error.message}\n`);
-      return ExitCode.Unusable;
-    }
-    throw error;
+    if (!(error instanceof ConfigError)) throw error;
+    const message = `Configuration is not usable: ${error.problems.join('; ')}`;
+    const error_ = { kind: 'configuration' as const, message, problems: error.problems };
+    return failRun(io, invocation, error_, `${command} could not run: ${error.message}`);
   }
   try {
     return await work(runtime);
   } catch (error) {
-    const message = runtime.redactor.redact(error instanceof Error ? error.message : String(error));
-    io.stderr(`error: ${message}\n`);
-    return isUnusable(error) ? ExitCode.Unusable : ExitCode.PartialFailure;
+    const message = oneLine(runtime.redactor.redact(errorMessage(error)));
+    if (isUnusable(error)) {
+      const text = `${command} could not run: credentials missing or rejected: ${message}`;
+      return failRun(io, invocation, { kind: 'credentials', message }, text);
+    }
+    return failRun(io, invocation, { kind: 'run', message }, `${command} could not run: ${message}`);
   } finally {
     await runtime.close();
   }
@@ -114,15 +169,16 @@ Secrets Manager (or queued for export when EXPORT_QUEUE_URL is set).
   --certificate-id ID  only this certificate (repeatable)
   --dry-run            plan and report; write nothing
   --json               print the report as one JSON document`,
-    async run(args, io) {
-      const options = parseCommandArgs(args, true);
-      return withRuntime(io, async (runtime) => {
+    options: REPORT_OPTIONS,
+    async run(values, io) {
+      const options = reportOptions(values, true);
+      return withRuntime(io, { command: 'sync', json: options.json }, async (runtime) => {
         const report = await runSync(runtime.syncDeps(), {
           ...(options.certificateIds.length ? { certificateIds: options.certificateIds } : {}),
           ...(options.dryRun ? { dryRun: true } : {}),
         });
         print(io, options.json, report, formatSyncReport);
-        return syncExitCode(report);
+        return reportExitCode(report);
       });
     },
   },
@@ -136,9 +192,10 @@ Secrets Manager as a new secret version, only when the secret does not already h
   --certificate-id ID  only this certificate (repeatable)
   --dry-run            verify and report; write nothing
   --json               print the report as one JSON document`,
-    async run(args, io) {
-      const options = parseCommandArgs(args, true);
-      return withRuntime(io, async (runtime) => {
+    options: REPORT_OPTIONS,
+    async run(values, io) {
+      const options = reportOptions(values, true);
+      return withRuntime(io, { command: 'export', json: options.json }, async (runtime) => {
         const report = await exportCertificates(runtime.exportDeps(), {
           ...(options.certificateIds.length ? { certificateIds: options.certificateIds } : {}),
           ...(options.dryRun ? { dryRun: true } : {}),
@@ -158,14 +215,16 @@ issued ones, what Secrets Manager holds (exported, stale, missing). Writes nothi
 
   --certificate-id ID  only this certificate (repeatable)
   --json               print one JSON document`,
-    async run(args, io) {
-      const options = parseCommandArgs(args, false);
-      return withRuntime(io, async (runtime) => {
+    // --dry-run is known here only to say that it does not apply.
+    options: REPORT_OPTIONS,
+    async run(values, io) {
+      const options = reportOptions(values, false);
+      return withRuntime(io, { command: 'status', json: options.json }, async (runtime) => {
         const report = await collectStatus(runtime.syncDeps(), {
           ...(options.certificateIds.length ? { certificateIds: options.certificateIds } : {}),
         });
         print(io, options.json, report, formatStatusReport);
-        return ExitCode.Ok;
+        return reportExitCode(report);
       });
     },
   },
@@ -182,22 +241,9 @@ moto: python3 -m pip install 'moto[server]'. Reads no credentials and touches no
 
 Exit codes: 0 every certificate that should be issued and exported was; 1 some were not;
 2 Python or moto missing; 130 interrupted.`,
-    async run(args, io) {
-      let keep: boolean;
-      try {
-        const { values, positionals } = parseArgs({
-          args,
-          options: { keep: { type: 'boolean' } },
-          strict: true,
-          allowPositionals: true,
-        });
-        if (positionals.length > 0)
-          throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-        keep = values.keep === true;
-      } catch (error) {
-        if (error instanceof UsageError) throw error;
-        throw new UsageError((error as Error).message);
-      }
+    options: { keep: { type: 'boolean' }, ...HELP_OPTION },
+    async run(values, io) {
+      const keep = values.keep === true;
       // Loaded here so that sync, export and status never load the stand-ins.
       const { runSandbox } = await import('../infra/local/sandbox.js');
       const controller = new AbortController();
@@ -222,9 +268,7 @@ Exit codes: 0 every certificate that should be issued and exported was; 1 some w
 function helpText(): string {
   const names = Object.keys(COMMANDS);
   const width = Math.max(8, ...names.map((name) => name.length));
-  const list = names.length
-    ? names.map((name) => `  ${name.padEnd(width)}  ${COMMANDS[name]?.summary}`).join('\n')
-    : '  (none yet)';
+  const list = names.map((name) => `  ${name.padEnd(width)}  ${COMMANDS[name]?.summary}`).join('\n');
   return `tencent-ssl-sync — validate Tencent Cloud SSL certificates through AWS Route53
 and deliver the issued certificates to AWS Secrets Manager.
 
@@ -234,47 +278,92 @@ Commands:
 ${list}
 
 Options:
-  -h, --help     show this help, or a command's help after its name
+  -h, --help     show this help, or a command's help after its name (or: help <command>)
   -v, --version  print the version
 
 Configuration comes from the environment (see README.md, "Configuration").
-Exit codes: 0 all done; 1 some certificates failed; 2 configuration or credentials unusable.
+Exit codes: 0 all done (a certificate outside ALLOWED_DOMAINS is left alone, no failure);
+1 some certificates failed or are blocked; 2 configuration or credentials unusable, or a bad
+command line.
 `;
+}
+
+const GLOBAL_OPTIONS = ['help', 'version'];
+
+function commandNamed(name: string): Command | undefined {
+  return Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+}
+
+function unknownCommandMessage(name: string): string {
+  const suggestion = closest(name, Object.keys(COMMANDS));
+  return `unknown command ${JSON.stringify(name)}${suggestion ? ` (did you mean ${suggestion}?)` : ''}`;
+}
+
+/** An option where the command should be. */
+function optionFirstMessage(written: string, rest: readonly string[]): string {
+  if (closest(written.replace(/^-+/, ''), GLOBAL_OPTIONS))
+    return unknownOptionMessage(written, GLOBAL_OPTIONS);
+  const command = rest.find((arg) => commandNamed(arg) !== undefined);
+  if (command) return `options go after the command: tencent-ssl-sync ${command} ${written}`;
+  return `missing command before ${written}: tencent-ssl-sync <command> [options]`;
+}
+
+/** A bad command line: the reason and the usage that applies on stderr (and the document with --json), exit 2. */
+function usageFailure(io: CliIo, invocation: Invocation, message: string, usage: string): number {
+  return failRun(io, invocation, { kind: 'usage', message }, `${message}\n\n${usage.trimEnd()}`);
+}
+
+/** `help [command]`: the general help, or one command's. */
+function help(rest: readonly string[], io: CliIo, invocation: Invocation): number {
+  const [name, ...extra] = rest;
+  if (name === undefined) {
+    io.stdout(helpText());
+    return ExitCode.Ok;
+  }
+  const command = commandNamed(name);
+  if (!command) return usageFailure(io, invocation, unknownCommandMessage(name), helpText());
+  if (extra.length > 0)
+    return usageFailure(io, invocation, `unexpected argument ${JSON.stringify(extra[0])}`, helpText());
+  io.stdout(`${command.usage}\n`);
+  return ExitCode.Ok;
 }
 
 /** Runs the command line; returns the exit code instead of exiting so tests can call it. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+  // --json asks for one JSON document on stdout whatever happens, a bad command line included.
+  const nowhere: Invocation = { command: null, json: optionArgs(argv).includes('--json') };
+  if (name === undefined) return usageFailure(io, nowhere, 'missing command', helpText());
+  if (name === '-h' || name === '--help') {
     io.stdout(helpText());
-    return name === undefined ? ExitCode.Unusable : ExitCode.Ok;
+    return ExitCode.Ok;
   }
+  if (name === 'help') return help(rest, io, nowhere);
   if (name === '-v' || name === '--version') {
     io.stdout(`${VERSION}\n`);
     return ExitCode.Ok;
   }
-  const command = COMMANDS[name];
-  if (!command) {
-    io.stderr(`Unknown command ${JSON.stringify(name)}. Run with --help to see the commands.\n`);
-    return ExitCode.Unusable;
-  }
-  const { values } = parseArgs({
-    args: rest,
-    options: { help: { type: 'boolean', short: 'h' } },
-    strict: false,
-  });
-  if (values.help) {
+  if (name.startsWith('-')) return usageFailure(io, nowhere, optionFirstMessage(name, rest), helpText());
+  const command = commandNamed(name);
+  if (!command) return usageFailure(io, nowhere, unknownCommandMessage(name), helpText());
+  const words = optionArgs(rest);
+  if (words.includes('-h') || words.includes('--help')) {
     io.stdout(`${command.usage}\n`);
     return ExitCode.Ok;
   }
   try {
-    return await command.run(rest, io);
+    return await command.run(parseOptions(rest, command.options), io);
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`${error.message}\n\n${command.usage}\n`);
-      return ExitCode.Unusable;
-    }
-    throw error;
+    const invocation = { ...nowhere, command: name };
+    if (error instanceof UsageError) return usageFailure(io, invocation, error.message, command.usage);
+    // Whatever escaped the command still ends as one reason (and one document with --json).
+    const redactor = new Redactor([
+      io.env.TENCENTCLOUD_SECRET_KEY,
+      io.env.TENCENTCLOUD_SESSION_TOKEN,
+      io.env.WEBHOOK_SECRET,
+    ]);
+    const message = oneLine(redactor.redact(errorMessage(error)));
+    return failRun(io, invocation, { kind: 'run', message }, `${name} could not run: ${message}`);
   }
 }
 

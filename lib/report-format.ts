@@ -97,10 +97,14 @@ function summary(report: SyncReport): string {
   return `${report.totals.certificates} certificate(s): ${outcomes || 'none'}; records: ${records || 'none'}; Route53 change batches: ${report.totals.route53ChangeBatches}`;
 }
 
+/** The first line of a report whose run a step stopped as a whole. */
+function fatalLine(report: SyncReport): string {
+  return report.fatal ? `The run could not complete: ${report.fatal.reason}\n\n` : '';
+}
+
 export function formatSyncReport(report: SyncReport): string {
   const title =
-    (report.fatal ? `The run could not complete: ${report.fatal.reason}\n\n` : '') +
-    (report.dryRun ? 'Dry run: nothing was written. What a run would do:\n\n' : '');
+    fatalLine(report) + (report.dryRun ? 'Dry run: nothing was written. What a run would do:\n\n' : '');
   const body = report.certificates.length
     ? report.certificates.map((c) => certificateBlock(c, {})).join('\n\n')
     : 'No certificate to act on.';
@@ -111,7 +115,7 @@ export function formatStatusReport(report: SyncReport): string {
   const body = report.certificates.length
     ? report.certificates.map((c) => certificateBlock(c, STATE_WORDS)).join('\n\n')
     : 'No certificates.';
-  return `${body}\n`;
+  return `${fatalLine(report)}${body}\n`;
 }
 
 export function formatExportReport(report: ExportReport): string {

@@ -51,6 +51,8 @@ export interface SyncRequest {
 /**
  * - `validating`: records are in place (written or already there); waiting for the CA.
  * - `blocked`: a record was refused or conflicts: needs a person.
+ * - `outside-allow-list`: none of its domains lies under ALLOWED_DOMAINS, so it is left alone by
+ *   design (its records are refused, nothing is written); not a failure.
  * - `failed`: an error stopped this certificate; the next run tries again.
  * - `deferred`: not started because the run ran out of time.
  * - `issued`: status 1, handed to export (or ready for it).
@@ -60,6 +62,7 @@ export interface SyncRequest {
 export type CertificateOutcome =
   | 'validating'
   | 'blocked'
+  | 'outside-allow-list'
   | 'failed'
   | 'deferred'
   | 'issued'

@@ -1,3 +1,5 @@
+import { isAwsCredentialsError } from './aws-errors.js';
+import { normalizeName } from './domain.js';
 import { errorMessage } from './error-text.js';
 import { isExportFailure } from './export.js';
 import type { Logger } from './logger.js';
@@ -11,15 +13,20 @@ import type {
 } from './sync-types.js';
 import type { CertificateListItem, InvalidListItem } from './tencent/schemas.js';
 import { CertificateStatus, PENDING_STATUSES } from './tencent/ssl-api.js';
-import { certificateDomains } from './validation/plan.js';
 import { validatePending } from './validation-pipeline.js';
 
 const ACTIONABLE_STATUSES = [...PENDING_STATUSES, CertificateStatus.ReissuePending, CertificateStatus.Issued];
 
+/** The certificate's names as it has them (`*.` kept), each once: what a person recognises it by. */
+function shownDomains(item: CertificateListItem): string[] {
+  const names = [item.Domain ?? '', ...item.SubjectAltName].map(normalizeName);
+  return [...new Set(names.filter((name) => name !== ''))];
+}
+
 function baseReport(item: CertificateListItem): CertificateReport {
   return {
     certificateId: item.CertificateId ?? '',
-    domains: certificateDomains({ Domain: item.Domain, SubjectAltName: item.SubjectAltName }),
+    domains: shownDomains(item),
     status: item.Status,
     statusName: item.StatusName,
     validationDeadline: item.DVAuthDeadline?.toISOString() ?? null,
@@ -185,7 +192,8 @@ export async function collectStatus(
 ): Promise<SyncReport> {
   const startedAt = new Date(deps.clock.now()).toISOString();
   const { reports, pending, issued } = await inspect(deps, request, undefined);
-  await validatePending(deps, pending, reports, { dryRun: true });
+  const validation = await validatePending(deps, pending, reports, { dryRun: true });
+  let fatal = validation.fatal;
   if (deps.exportState && issued.length > 0) {
     try {
       for (const entry of await deps.exportState(issued)) {
@@ -193,10 +201,15 @@ export async function collectStatus(
         if (report) report.export = entry;
       }
     } catch (error) {
-      deps.logger.warn('cannot read the export state from Secrets Manager', { error: errorMessage(error) });
+      // Without it status cannot say what the secrets hold: as much a failure of the run as unreadable zones.
+      const reason = `Secrets Manager could not be read: ${errorMessage(error)}`;
+      deps.logger.error('cannot read the export state from Secrets Manager', { error: errorMessage(error) });
+      fatal ??= { reason, credentials: isAwsCredentialsError(error) };
     }
   }
-  return finish(deps, reports, 0, true, startedAt);
+  const report = finish(deps, reports, 0, true, startedAt);
+  if (fatal) report.fatal = fatal;
+  return report;
 }
 
 async function handOver(
@@ -238,10 +251,17 @@ async function handOver(
   }
 }
 
-/** True when the run left something that needs attention (exit code 1 of the CLI). */
+/**
+ * True when the run left something that needs attention (exit code 1 of the CLI): a step that
+ * stopped the run, or a certificate that failed, is blocked or is unknown. A certificate outside
+ * ALLOWED_DOMAINS is left alone by design and is none of these.
+ */
 export function hasFailures(report: SyncReport): boolean {
-  return report.certificates.some(
-    (c) => c.outcome === 'failed' || c.outcome === 'blocked' || c.outcome === 'not-found',
+  return (
+    report.fatal !== undefined ||
+    report.certificates.some(
+      (c) => c.outcome === 'failed' || c.outcome === 'blocked' || c.outcome === 'not-found',
+    )
   );
 }
 

@@ -111,6 +111,13 @@ function allowedBy(domain: string, allowed: string[] | '*' | undefined): boolean
 
 const idOf = (item: CertificateListItem) => item.CertificateId as string;
 
+/** None of the certificate's domains lies under a set ALLOWED_DOMAINS: left alone by design. */
+function outsideAllowList(item: CertificateListItem, allowed: string[] | '*' | undefined): boolean {
+  if (!Array.isArray(allowed) || allowed.length === 0) return false;
+  const domains = certificateDomains({ Domain: item.Domain, SubjectAltName: item.SubjectAltName });
+  return domains.length > 0 && domains.every((domain) => !allowedBy(domain, allowed));
+}
+
 /**
  * Reads the pending certificates' validation records, writes them zone by zone (unless dry),
  * waits for INSYNC and nudges the CA. Fills each certificate's report.
@@ -501,6 +508,8 @@ class ValidationRun {
       const report = this.#report(idOf(item));
       if (report.outcome === 'ignored' && !this.#leftAlone.has(report.certificateId)) {
         report.outcome = pendingOutcome(report.records);
+        if (report.outcome === 'blocked' && outsideAllowList(item, this.deps.settings.allowedDomains))
+          report.outcome = 'outside-allow-list';
       }
     }
   }

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import {
   CreateHostedZoneCommand,
@@ -42,6 +44,43 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   let stderr = '';
   const code = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env });
   return { code, stdout, stderr };
+}
+
+/** The command as a real process: the AWS SDK reads its credentials from the process environment. */
+async function cliProcess(
+  args: string[],
+  processEnv: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'lib/cli.ts', ...args],
+      { env: processEnv },
+      (error, stdout, stderr) => {
+        const code = error ? Number((error as { code?: unknown }).code ?? -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** This suite's environment with no AWS credentials anywhere the SDK looks for them. */
+function withoutAwsCredentials(): NodeJS.ProcessEnv {
+  const rest = Object.fromEntries(
+    Object.entries({ ...process.env, ...env }).filter(
+      ([key]) =>
+        key !== 'AWS_ACCESS_KEY_ID' &&
+        key !== 'AWS_SECRET_ACCESS_KEY' &&
+        key !== 'AWS_SESSION_TOKEN' &&
+        key !== 'AWS_PROFILE',
+    ),
+  );
+  return {
+    ...rest,
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+    AWS_CONFIG_FILE: '/nonexistent/config',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
 }
 
 function dvAuthsOf(id: string): DvAuth[] {
@@ -103,8 +142,8 @@ describe('sync from the command line against local servers', () => {
       process.stderr.write(formatSyncReport(first));
     }
 
-    // The certificate outside the allow-list is blocked, so the run reports a failure.
-    expect(run.code).toBe(1);
+    // The certificate outside the allow-list is left alone by design: no failure.
+    expect(run.code).toBe(0);
     const www = dvAuthsOf(ids.cname as string)[0] as DvAuth;
     const apexAndWildcard = dvAuthsOf(ids.wildcard as string);
     expect(await recordsOf('example.com')).toEqual(
@@ -136,7 +175,8 @@ describe('sync from the command line against local servers', () => {
     const byId = Object.fromEntries(first.certificates.map((c) => [c.certificateId, c]));
     expect(byId[ids.cname as string]).toMatchObject({ outcome: 'validating', insync: true, nudged: true });
     expect(byId[ids.wildcard as string]?.records.map((r) => r.action)).toEqual(['created', 'created']);
-    expect(byId[ids.outside as string]).toMatchObject({ outcome: 'blocked' });
+    expect(byId[ids.wildcard as string]?.domains).toEqual(['example.com', '*.example.com']);
+    expect(byId[ids.outside as string]).toMatchObject({ outcome: 'outside-allow-list' });
     expect(byId[ids.outside as string]?.records[0]?.action).toBe('refused');
     expect(byId[ids.issued as string]).toMatchObject({ outcome: 'issued', export: { result: 'created' } });
     expect(first.totals.route53ChangeBatches).toBe(3);
@@ -162,6 +202,33 @@ describe('sync from the command line against local servers', () => {
     expect(run.stdout).toContain('refused');
     expect(run.stdout).toContain(ids.outside);
     expect(run.stdout).toMatch(/validation deadline/);
+  });
+
+  it('exits 1 from status for an id Tencent does not know, with the report saying so', async () => {
+    const run = await cli(['status', '--json', '--certificate-id', 'unknown01']);
+    const report = JSON.parse(run.stdout) as SyncReport;
+    expect(run.code).toBe(1);
+    expect(report.certificates).toEqual([
+      expect.objectContaining({
+        certificateId: 'unknown01',
+        outcome: 'not-found',
+        error: 'Tencent does not know this certificate id',
+      }),
+    ]);
+  });
+
+  it('exits 2 from status when the AWS credentials are missing, and says so', async () => {
+    const run = await cliProcess(['status', '--json'], withoutAwsCredentials());
+    const report = JSON.parse(run.stdout) as SyncReport;
+    expect(run.code).toBe(2);
+    expect(report.fatal).toEqual({
+      reason: expect.stringMatching(/Could not load credentials/),
+      credentials: true,
+    });
+
+    const text = await cliProcess(['status'], withoutAwsCredentials());
+    expect(text.code).toBe(2);
+    expect(text.stdout.split('\n')[0]).toMatch(/^The run could not complete: .*Could not load credentials/);
   });
 
   it('plans a new certificate in a dry run without writing it', async () => {
@@ -196,6 +263,50 @@ describe('sync from the command line against local servers', () => {
     expect(run).toBe(2);
     expect(stderr).toMatch(/AuthFailure\.SignatureFailure/);
     expect(stderr).not.toContain('a-wrong-secret-key-value');
+    expect(stderr.trimEnd().split('\n').at(-1)).toMatch(
+      /^error: sync could not run: credentials missing or rejected: .*AuthFailure\.SignatureFailure/,
+    );
+  });
+
+  it('prints one JSON document with the reason when Tencent rejects the credentials', async () => {
+    let stdout = '';
+    const code = await main(['status', '--json'], {
+      stdout: (t) => (stdout += t),
+      stderr: () => {},
+      env: { ...env, TENCENTCLOUD_SECRET_KEY: 'a-wrong-secret-key-value' },
+    });
+
+    expect(code).toBe(2);
+    expect(JSON.parse(stdout)).toEqual({
+      ok: false,
+      command: 'status',
+      exitCode: 2,
+      error: { kind: 'credentials', message: expect.stringMatching(/AuthFailure\.SignatureFailure/) },
+    });
+    expect(stdout).not.toContain('a-wrong-secret-key-value');
+  });
+
+  it('prints one JSON document and exits 1 when Tencent answers what the tool cannot read', async () => {
+    const server = createServer((_request, response) => {
+      response.setHeader('content-type', 'application/json');
+      response.end('{"Response":{"RequestId":"r-1","TotalCount":"many"}}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    let stdout = '';
+    const code = await main(['sync', '--json'], {
+      stdout: (t) => (stdout += t),
+      stderr: () => {},
+      env: { ...env, TENCENTCLOUD_SSL_ENDPOINT: `http://127.0.0.1:${port}` },
+    }).finally(() => server.close());
+
+    expect(code).toBe(1);
+    expect(JSON.parse(stdout)).toEqual({
+      ok: false,
+      command: 'sync',
+      exitCode: 1,
+      error: { kind: 'run', message: expect.stringMatching(/DescribeCertificates: malformed response/) },
+    });
   });
 
   it('runs as a real process with the documented exit code and JSON on stdout', async () => {
