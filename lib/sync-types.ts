@@ -3,6 +3,7 @@ import type { Clock } from './clock.js';
 import type { ExportEntry, IssuedCertificateHandler } from './export.js';
 import type { Logger } from './logger.js';
 import type { RecordAction, RecordOutcome, ZoneOverride } from './route53/types.js';
+import type { StateStore } from './state/types.js';
 import type { CertificateListItem } from './tencent/schemas.js';
 import type { TencentSslApi } from './tencent/ssl-api.js';
 
@@ -37,6 +38,11 @@ export interface SyncDeps {
   onIssued?: IssuedCertificateHandler;
   /** For `status`: what the secrets hold for issued certificates (reads only). */
   exportState?: (items: CertificateListItem[]) => Promise<ExportEntry[]>;
+  /**
+   * The state table: which record values the tool owns. Absent: state is off, and the sync only
+   * adds (it creates records and merges its values into TXT sets, never replaces or removes).
+   */
+  state?: StateStore;
 }
 
 export interface SyncRequest {
@@ -101,6 +107,13 @@ export interface SyncReport {
   startedAt: string;
   finishedAt: string;
   certificates: CertificateReport[];
+  /** Whether the state table is on (ownership, cleanup, memory) or off (the sync only adds). */
+  state: 'on' | 'off';
+  /**
+   * Owned record values taken out because their certificate is done (issued, failed, cancelled,
+   * gone) or no longer wants them: `removed` (in a dry run: would be), or `failed` with the reason.
+   */
+  cleanup: RecordOutcome[];
   totals: {
     certificates: number;
     byOutcome: Partial<Record<CertificateOutcome, number>>;

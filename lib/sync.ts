@@ -13,7 +13,7 @@ import type {
 } from './sync-types.js';
 import type { CertificateListItem, InvalidListItem } from './tencent/schemas.js';
 import { CertificateStatus, PENDING_STATUSES } from './tencent/ssl-api.js';
-import { validatePending } from './validation-pipeline.js';
+import { type PipelineResult, validatePending } from './validation-pipeline.js';
 
 const ACTIONABLE_STATUSES = [...PENDING_STATUSES, CertificateStatus.ReissuePending, CertificateStatus.Issued];
 
@@ -105,6 +105,8 @@ interface Inspection {
   reports: Map<string, CertificateReport>;
   pending: CertificateListItem[];
   issued: CertificateListItem[];
+  /** True for a certificate whose owned record values can go: done with validation, or gone. */
+  isDone: (certificateId: string) => boolean;
 }
 
 /** Lists the certificates of a run and prepares a report for each. */
@@ -138,24 +140,36 @@ async function inspect(
     pending: pending.length,
     issued: issued.length,
   });
-  return { reports, pending, issued };
+  // Only what this run looked at can be judged done; a certificate it could not read never is.
+  const pendingIds = new Set(pending.map((item) => item.CertificateId as string));
+  const unreadableIds = new Set(unreadable.map((item) => item.certificateId));
+  const asked = request.certificateIds?.length ? new Set(request.certificateIds) : undefined;
+  const isDone = (id: string) =>
+    (asked === undefined || asked.has(id)) && !pendingIds.has(id) && !unreadableIds.has(id);
+  return { reports, pending, issued, isDone };
 }
 
 function finish(
   deps: SyncDeps,
   reports: Map<string, CertificateReport>,
-  batches: number,
+  validation: PipelineResult,
   dryRun: boolean,
   startedAt: string,
 ): SyncReport {
   const certificates = [...reports.values()];
-  return {
+  const report: SyncReport = {
     dryRun,
     startedAt,
     finishedAt: new Date(deps.clock.now()).toISOString(),
     certificates,
-    totals: totals(certificates, batches),
+    state: deps.state ? 'on' : 'off',
+    cleanup: validation.cleanup,
+    totals: totals(certificates, validation.batches),
   };
+  for (const record of validation.cleanup)
+    report.totals.records[record.action] = (report.totals.records[record.action] ?? 0) + 1;
+  if (validation.fatal) report.fatal = validation.fatal;
+  return report;
 }
 
 /** One sync run: pending certificates' validation records into Route53, issued ones to export. */
@@ -166,18 +180,16 @@ export async function runSync(deps: SyncDeps, request: SyncRequest = {}): Promis
     dryRun,
     certificateIds: request.certificateIds?.length ?? 'all pending and issued',
   });
-  const { reports, pending, issued } = await inspect(deps, request, ACTIONABLE_STATUSES);
+  const { reports, pending, issued, isDone } = await inspect(deps, request, ACTIONABLE_STATUSES);
   // Export reads other Tencent actions and other AWS services than validation: both go at once.
   const [validated, exported] = await Promise.allSettled([
-    validatePending(deps, pending, reports, { dryRun, deadline: request.deadline }),
+    validatePending(deps, pending, reports, { dryRun, deadline: request.deadline, isDone }),
     issued.length > 0 ? handOver(deps, issued, reports, dryRun, request.deadline) : Promise.resolve(),
   ]);
   // Both settle before anything is passed on, so a failure of one never cuts the other short.
   if (validated.status === 'rejected') throw validated.reason;
   if (exported.status === 'rejected') throw exported.reason;
-  const validation = validated.value;
-  const report = finish(deps, reports, validation.batches, dryRun, startedAt);
-  if (validation.fatal) report.fatal = validation.fatal;
+  const report = finish(deps, reports, validated.value, dryRun, startedAt);
   deps.logger.info('sync finished', { dryRun, ...report.totals });
   return report;
 }
@@ -191,8 +203,8 @@ export async function collectStatus(
   request: Pick<SyncRequest, 'certificateIds'> = {},
 ): Promise<SyncReport> {
   const startedAt = new Date(deps.clock.now()).toISOString();
-  const { reports, pending, issued } = await inspect(deps, request, undefined);
-  const validation = await validatePending(deps, pending, reports, { dryRun: true });
+  const { reports, pending, issued, isDone } = await inspect(deps, request, undefined);
+  const validation = await validatePending(deps, pending, reports, { dryRun: true, isDone });
   let fatal = validation.fatal;
   if (deps.exportState && issued.length > 0) {
     try {
@@ -207,7 +219,7 @@ export async function collectStatus(
       fatal ??= { reason, credentials: isAwsCredentialsError(error) };
     }
   }
-  const report = finish(deps, reports, 0, true, startedAt);
+  const report = finish(deps, reports, { ...validation, batches: 0 }, true, startedAt);
   if (fatal) report.fatal = fatal;
   return report;
 }

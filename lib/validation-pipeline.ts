@@ -1,18 +1,20 @@
 import { isAwsCredentialsError } from './aws-errors.js';
-import { isUnder, stripWildcard } from './domain.js';
+import { isUnder, normalizeName, stripWildcard } from './domain.js';
 import { errorMessage } from './error-text.js';
 import { mapPool } from './pool.js';
 import { applyChanges, waitForInsync } from './route53/apply.js';
-import { diffZone } from './route53/diff.js';
+import { diffZone, type PlannedChange } from './route53/diff.js';
 import { readRecordSets } from './route53/records.js';
 import type {
   HostedZone,
   HostedZoneRef,
+  OwnedRecord,
   RecordAction,
   RecordOutcome,
   ValidationRecord,
 } from './route53/types.js';
 import { listHostedZones, resolveZone } from './route53/zones.js';
+import type { OwnedValue } from './state/types.js';
 import type { CertificateOutcome, CertificateReport, RunFailure, SyncDeps } from './sync-types.js';
 import { TencentApiError } from './tencent/errors.js';
 import type { CertificateListItem } from './tencent/schemas.js';
@@ -38,6 +40,8 @@ import { certificateDomains, planValidationRecords } from './validation/plan.js'
  *   7. conclude           each certificate's outcome from its records
  */
 
+/** Times a zone is read and written again when a concurrent writer changed it meanwhile. */
+const MAX_ZONE_ATTEMPTS = 3;
 /** Reads in flight: enough to keep both read budgets (DescribeCertificate and -Detail) busy. */
 const DESCRIBE_CONCURRENCY = 20;
 const BATCH_COMMENT = 'tencent-ssl-sync: certificate validation records';
@@ -55,13 +59,21 @@ export interface PipelineOptions {
   dryRun: boolean;
   /** Epoch ms after which no certificate is started (and INSYNC waits end). */
   deadline?: number | undefined;
+  /**
+   * True for a certificate known to be done with validation (issued, failed, cancelled, gone):
+   * the record values it owns are removed. The run's listing decides; a certificate it could not
+   * read is never done.
+   */
+  isDone?: (certificateId: string) => boolean;
 }
 
 export interface PipelineResult {
   /** Change batches Route53 accepted. */
   batches: number;
-  /** A step that stopped every certificate (the zones could not be listed). */
+  /** A step that stopped every certificate (the zones or the state table could not be read). */
   fatal?: RunFailure;
+  /** Owned values removed (or, dry, to be removed), and removals that failed. */
+  cleanup: RecordOutcome[];
 }
 
 interface ZoneDone {
@@ -69,9 +81,11 @@ interface ZoneDone {
   pending: Set<string>;
   /** Change ids per certificate written in this zone. */
   changes: Map<string, string[]>;
+  /** Outcomes of the changes Route53 accepted. */
+  accepted: Set<RecordOutcome>;
 }
 
-const NOTHING_WRITTEN: ZoneDone = { pending: new Set(), changes: new Map() };
+const NOTHING_WRITTEN: ZoneDone = { pending: new Set(), changes: new Map(), accepted: new Set() };
 
 class Deferred<T> {
   resolve!: (value: T) => void;
@@ -111,6 +125,12 @@ function allowedBy(domain: string, allowed: string[] | '*' | undefined): boolean
 
 const idOf = (item: CertificateListItem) => item.CertificateId as string;
 
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
+  return groups;
+}
+
 /** None of the certificate's domains lies under a set ALLOWED_DOMAINS: left alone by design. */
 function outsideAllowList(item: CertificateListItem, allowed: string[] | '*' | undefined): boolean {
   if (!Array.isArray(allowed) || allowed.length === 0) return false;
@@ -128,16 +148,52 @@ export async function validatePending(
   reports: Map<string, CertificateReport>,
   options: PipelineOptions,
 ): Promise<PipelineResult> {
-  if (items.length === 0) return { batches: 0 };
+  const owned = await ownedValues(deps, items, reports);
+  if ('fatal' in owned) return { batches: 0, fatal: owned.fatal, cleanup: [] };
+  const leaving = (owned.values ?? []).filter((value) => options.isDone?.(value.certificateId) === true);
+  if (items.length === 0 && leaving.length === 0) return { batches: 0, cleanup: [] };
   const zones = await listZones(deps, items, reports);
-  if ('fatal' in zones) return { batches: 0, fatal: zones.fatal };
-  const run = new ValidationRun(deps, reports, options, zones.zones);
+  if ('fatal' in zones) return { batches: 0, fatal: zones.fatal, cleanup: [] };
+  const run = new ValidationRun(deps, reports, options, zones.zones, owned.values, leaving);
   const prediction = predictZones(items, deps.settings.allowedDomains, run.resolve);
   const ordered = readingOrder(items, prediction);
   await run.readAll(ordered, prediction);
   await run.settle();
   run.conclude(items);
   return run.result;
+}
+
+/**
+ * Step 0: the record values the tool owns (one read of the state table); undefined with state
+ * off. Without them no value can be told apart from a foreign one, so a failed read stops the
+ * validation of every pending certificate, as a failed zone listing does.
+ */
+async function ownedValues(
+  deps: SyncDeps,
+  items: CertificateListItem[],
+  reports: Map<string, CertificateReport>,
+): Promise<{ values: OwnedValue[] | undefined } | { fatal: RunFailure }> {
+  if (!deps.state) return { values: undefined };
+  try {
+    return { values: await deps.state.allOwned() };
+  } catch (error) {
+    const reason = `state table: cannot read the owned record values: ${errorMessage(error)}`;
+    deps.logger.error('cannot read the state table', { error });
+    failAll(items, reports, reason);
+    return { fatal: { reason, credentials: isAwsCredentialsError(error) } };
+  }
+}
+
+function failAll(
+  items: CertificateListItem[],
+  reports: Map<string, CertificateReport>,
+  reason: string,
+): void {
+  for (const item of items) {
+    const report = reports.get(idOf(item)) as CertificateReport;
+    report.outcome = 'failed';
+    report.error = reason;
+  }
 }
 
 /**
@@ -162,11 +218,7 @@ async function listZones(
   } catch (error) {
     const reason = `Route53 ListHostedZones failed: ${errorMessage(error)}`;
     logger.error('cannot list the Route53 hosted zones', { error });
-    for (const item of items) {
-      const report = reports.get(idOf(item)) as CertificateReport;
-      report.outcome = 'failed';
-      report.error = reason;
-    }
+    failAll(items, reports, reason);
     return { fatal: { reason, credentials: isAwsCredentialsError(error) } };
   }
 }
@@ -229,7 +281,7 @@ function readingOrder(items: CertificateListItem[], prediction: ZonePrediction):
 
 /** The state of one pipelined run: records gathered per zone, zone writes and settlements under way. */
 class ValidationRun {
-  readonly result: PipelineResult = { batches: 0 };
+  readonly result: PipelineResult = { batches: 0, cleanup: [] };
   readonly resolve: (name: string) => ReturnType<typeof resolveZone>;
   readonly #zoneById: Map<string, HostedZone>;
   /** Records waiting for their zone's batch. */
@@ -249,15 +301,27 @@ class ValidationRun {
    */
   readonly #nudgeWindow = new AbortController();
   #authFailure: unknown;
+  /** Owned values per zone (undefined: state is off). */
+  readonly #owned: Map<string, OwnedValue[]> | undefined;
+  /** Owned values to remove, per zone: of certificates done, and values a read certificate no longer wants. */
+  readonly #leaving = new Map<string, OwnedValue[]>();
 
   constructor(
     private readonly deps: SyncDeps,
     private readonly reports: Map<string, CertificateReport>,
     private readonly options: PipelineOptions,
     zones: HostedZone[],
+    owned: OwnedValue[] | undefined,
+    leaving: OwnedValue[],
   ) {
     this.#zoneById = new Map(zones.map((zone) => [zone.id, zone]));
     this.resolve = (name) => resolveZone(name, zones, deps.settings.zoneOverrides);
+    this.#owned = owned === undefined ? undefined : groupBy(owned, (value) => value.zoneId);
+    for (const value of leaving) this.#leave(value);
+  }
+
+  #leave(value: OwnedValue): void {
+    this.#leaving.set(value.zoneId, [...(this.#leaving.get(value.zoneId) ?? []), value]);
   }
 
   #report(id: string): CertificateReport {
@@ -271,6 +335,10 @@ class ValidationRun {
   async readAll(ordered: CertificateListItem[], prediction: ZonePrediction): Promise<void> {
     const { clock } = this.deps;
     const { deadline } = this.options;
+    // Zones with only cleanup to do wait for no read.
+    for (const zoneId of this.#leaving.keys()) {
+      if (!prediction.readersLeft.has(zoneId)) this.#startZone(zoneId);
+    }
     const results = await mapPool(
       ordered,
       DESCRIBE_CONCURRENCY,
@@ -284,13 +352,14 @@ class ValidationRun {
       report.error = 'not started: the run ran out of time; the next run continues';
     });
     // Zones held back by certificates that were not read, and zones nobody predicted.
-    for (const zoneId of [...this.#wanted.keys(), ...prediction.readersLeft.keys()]) this.#startZone(zoneId);
+    for (const zoneId of [...this.#wanted.keys(), ...prediction.readersLeft.keys(), ...this.#leaving.keys()])
+      this.#startZone(zoneId);
     for (const [zoneId, records] of this.#late) {
       const second = this.#lateDone.get(zoneId);
       this.#zoneTasks.push(
         this.#done
           .get(zoneId)
-          .promise.then(() => this.#writeZone(zoneId, records))
+          .promise.then(() => this.#writeZone(zoneId, records, []))
           .then(second.resolve),
       );
     }
@@ -319,6 +388,7 @@ class ValidationRun {
         deps.settings.allowedDomains,
       );
       report.records.push(...plan.outcomes);
+      this.#leaveUnwanted(id, plan.records);
       const { zoneIds, lateZoneIds } = this.#routeRecords(report, plan.records);
       this.#settleTasks.push(this.#settleCertificate(report, zoneIds, lateZoneIds));
     } catch (error) {
@@ -331,6 +401,21 @@ class ValidationRun {
         const left = (prediction.readersLeft.get(zoneId) ?? 1) - 1;
         prediction.readersLeft.set(zoneId, left);
         if (left === 0) this.#startZone(zoneId);
+      }
+    }
+  }
+
+  /**
+   * Values a pending certificate owns that its records no longer name (its validation changed):
+   * removed with its zone's batch. A zone already written keeps them until the next run.
+   */
+  #leaveUnwanted(certificateId: string, records: ValidationRecord[]): void {
+    if (!this.#owned) return;
+    const wanted = new Set(records.map((r) => `${r.name}|${r.type}|${r.value}`));
+    for (const values of this.#owned.values()) {
+      for (const value of values) {
+        if (value.certificateId !== certificateId || this.#started.has(value.zoneId)) continue;
+        if (!wanted.has(`${value.name}|${value.type}|${value.value}`)) this.#leave(value);
       }
     }
   }
@@ -362,71 +447,153 @@ class ValidationRun {
     if (this.#started.has(zoneId)) return;
     this.#started.add(zoneId);
     const records = this.#wanted.get(zoneId) ?? [];
+    const leaving = this.#leaving.get(zoneId) ?? [];
     const done = this.#done.get(zoneId);
-    if (records.length === 0) {
+    if (records.length === 0 && leaving.length === 0) {
       done.resolve(NOTHING_WRITTEN);
       return;
     }
-    this.#zoneTasks.push(this.#writeZone(zoneId, records).then(done.resolve));
+    this.#zoneTasks.push(this.#writeZone(zoneId, records, leaving).then(done.resolve));
   }
 
-  #zoneOf(zoneId: string, records: ValidationRecord[]): HostedZoneRef & { recordCount?: number } {
+  #zoneOf(zoneId: string, names: string[]): HostedZoneRef & { recordCount?: number } {
     const listed = this.#zoneById.get(zoneId);
     if (listed) return { id: listed.id, name: listed.name, recordCount: listed.recordCount };
-    const first = records[0] ? this.resolve(records[0].name) : undefined;
+    const first = names[0] ? this.resolve(names[0]) : undefined;
     return first && 'zone' in first ? first.zone : { id: zoneId, name: '' };
   }
 
-  /** Step 5: one zone's record sets read, diffed, written in one batch, and waited for. */
-  async #writeZone(zoneId: string, records: ValidationRecord[]): Promise<ZoneDone> {
+  /**
+   * Step 5: one zone's record sets read, diffed, written in one batch, and waited for. The batch
+   * deletes each changed set exactly as read: when a concurrent writer changed one meanwhile,
+   * Route53 refuses that part, and its names are read and planned again (a few times at most).
+   */
+  async #writeZone(zoneId: string, records: ValidationRecord[], leaving: OwnedValue[]): Promise<ZoneDone> {
     const { deps, options } = this;
-    const zone = this.#zoneOf(zoneId, records);
+    const zone = this.#zoneOf(
+      zoneId,
+      [...records, ...leaving].map((r) => r.name),
+    );
     const ref: HostedZoneRef = { id: zone.id, name: zone.name };
-    const done: ZoneDone = { pending: new Set(), changes: new Map() };
-    let outcomes: RecordOutcome[];
+    const done: ZoneDone = { pending: new Set(), changes: new Map(), accepted: new Set() };
+    const outcomes = new Map<ValidationRecord, RecordOutcome>();
+    const removals = new Map<OwnedRecord, RecordOutcome>();
+    const changeIds: string[] = [];
+    let todo = { records, leaving };
     try {
-      const existing = await readRecordSets(deps.route53, zone, [...new Set(records.map((r) => r.name))]);
-      const diff = diffZone({
-        zone: ref,
-        wanted: records,
-        existing: [...existing.values()].flat(),
-        ttl: deps.settings.recordTtl,
-      });
-      outcomes = diff.outcomes;
-      if (!options.dryRun && diff.changes.length > 0) {
-        const applied = await applyChanges(
-          deps.route53,
-          zone.id,
-          diff.changes.map(({ change, outcomes: carried }) => ({ change, tag: carried })),
-          { comment: BATCH_COMMENT, logger: deps.logger },
-        );
-        this.result.batches += applied.submitted.length;
-        for (const failure of applied.failed) {
-          for (const carried of failure.tag) {
-            carried.action = 'failed';
-            carried.reason = failure.reason;
-          }
+      for (let attempt = 1; todo.records.length + todo.leaving.length > 0; attempt++) {
+        const names = [...new Set([...todo.records, ...todo.leaving].map((r) => normalizeName(r.name)))];
+        const existing = await readRecordSets(deps.route53, zone, names);
+        const diff = diffZone({
+          zone: ref,
+          wanted: todo.records,
+          existing: [...existing.values()].flat(),
+          ttl: deps.settings.recordTtl,
+          owned: this.#owned === undefined ? undefined : (this.#owned.get(zoneId) ?? []),
+          remove: todo.leaving,
+        });
+        todo.records.forEach((record, index) => outcomes.set(record, diff.outcomes[index] as RecordOutcome));
+        const removalOf = new Map(diff.removals.map((o) => [`${o.name}|${o.type}|${o.value}`, o]));
+        for (const value of todo.leaving) {
+          const outcome = removalOf.get(`${normalizeName(value.name)}|${value.type}|${value.value}`);
+          if (outcome) removals.set(value, outcome);
         }
-        for (const submitted of applied.submitted) {
-          for (const id of new Set(submitted.tags.flat().map((o) => o.certificateId))) {
-            done.changes.set(id, [...(done.changes.get(id) ?? []), submitted.changeId]);
-          }
-        }
-        deps.logger.info('zone updated', { zone: zone.name, changes: diff.changes.length });
-        done.pending = await this.#waitForInsync(applied.submitted.map((s) => s.changeId).filter(Boolean));
+        if (options.dryRun) break;
+        await this.#disown(diff.gone);
+        if (diff.changes.length === 0) break;
+        const retry = await this.#applyZone(zone, diff.changes, done, changeIds, attempt);
+        todo = {
+          records: todo.records.filter((r) => retry.has(normalizeName(r.name))),
+          leaving: todo.leaving.filter((v) => retry.has(normalizeName(v.name))),
+        };
       }
+      done.pending = await this.#waitForInsync(changeIds);
     } catch (error) {
+      // What Route53 accepted stands; everything else of this zone waits for the next run.
       const reason = `Route53 zone ${zone.name} (${zone.id}): ${errorMessage(error)}`;
       deps.logger.warn('cannot update zone', { zone: zone.id, error: reason });
-      outcomes = records.map((record) => ({
-        ...outcomeOf(record),
-        zone: ref,
-        action: 'failed' as const,
-        reason,
-      }));
+      for (const record of records) {
+        const outcome = outcomes.get(record);
+        if (outcome && done.accepted.has(outcome)) continue;
+        outcomes.set(record, { ...outcomeOf(record), zone: ref, action: 'failed', reason });
+      }
+      for (const value of leaving) {
+        const outcome = removals.get(value);
+        if (outcome && !done.accepted.has(outcome)) Object.assign(outcome, { action: 'failed', reason });
+      }
     }
-    for (const outcome of outcomes) this.reports.get(outcome.certificateId)?.records.push(outcome);
+    for (const outcome of outcomes.values()) this.reports.get(outcome.certificateId)?.records.push(outcome);
+    this.result.cleanup.push(...removals.values());
     return done;
+  }
+
+  /**
+   * Sends one zone's planned changes: ownership of the new values is recorded first, ownership of
+   * the removed ones forgotten once Route53 accepted them. Returns the names to plan again: those
+   * whose change Route53 refused as invalid (a set changed since it was read), while attempts last.
+   */
+  async #applyZone(
+    zone: HostedZoneRef,
+    changes: PlannedChange[],
+    done: ZoneDone,
+    changeIds: string[],
+    attempt: number,
+  ): Promise<Set<string>> {
+    const { deps } = this;
+    await this.#own(
+      zone.id,
+      changes.flatMap((change) => change.owns),
+    );
+    const applied = await applyChanges(
+      deps.route53,
+      zone.id,
+      changes.map((planned) => ({ changes: planned.changes, tag: planned })),
+      { comment: BATCH_COMMENT, logger: deps.logger },
+    );
+    this.result.batches += applied.submitted.length;
+    const retry = new Set<string>();
+    for (const failure of applied.failed) {
+      if (failure.changed && attempt < MAX_ZONE_ATTEMPTS) {
+        retry.add(failure.tag.name);
+        continue;
+      }
+      for (const carried of failure.tag.outcomes) {
+        carried.action = 'failed';
+        carried.reason =
+          failure.changed
+            ? `${failure.reason} (the record set kept changing while this run wrote it; the next run tries again)`
+            : failure.reason;
+      }
+    }
+    for (const submitted of applied.submitted) {
+      changeIds.push(submitted.changeId);
+      for (const tag of submitted.tags) for (const outcome of tag.outcomes) done.accepted.add(outcome);
+      await this.#disown(submitted.tags.flatMap((tag) => tag.disowns));
+      for (const id of new Set(submitted.tags.flatMap((tag) => tag.outcomes.map((o) => o.certificateId)))) {
+        done.changes.set(id, [...(done.changes.get(id) ?? []), submitted.changeId]);
+      }
+    }
+    if (applied.submitted.length > 0)
+      deps.logger.info('zone updated', { zone: zone.name, changes: changes.length });
+    if (retry.size > 0)
+      deps.logger.info('record sets changed while this run wrote them; reading them again', {
+        zone: zone.name,
+        names: retry.size,
+      });
+    return retry;
+  }
+
+  async #own(zoneId: string, records: OwnedRecord[]): Promise<void> {
+    const { state, clock } = this.deps;
+    if (!state || records.length === 0) return;
+    const now = clock.now();
+    await state.own(records.map((record) => ({ ...record, zoneId, since: now })));
+  }
+
+  async #disown(records: OwnedRecord[]): Promise<void> {
+    const { state } = this.deps;
+    if (!state || records.length === 0) return;
+    await state.disown(records);
   }
 
   /** The change ids still PENDING when waiting ended (bounded by the run's deadline). */

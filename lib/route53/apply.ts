@@ -8,7 +8,8 @@ import type { Clock } from '../clock.js';
 import { type Logger, silentLogger } from '../logger.js';
 
 export interface TaggedChange<T> {
-  change: Change;
+  /** Changes that stand or fall together (a DELETE as read and the CREATE that replaces it): never split. */
+  changes: Change[];
   /** Carried through to the result so the caller knows which of its records each change belongs to. */
   tag: T;
 }
@@ -16,7 +17,12 @@ export interface TaggedChange<T> {
 export interface ApplyResult<T> {
   /** Accepted batches: Route53's change id (without `/change/`) and the tags of the changes in it. */
   submitted: Array<{ changeId: string; tags: T[] }>;
-  failed: Array<{ tag: T; reason: string }>;
+  /**
+   * `changed`: Route53 refused the group because a record set is no longer as it was read (a
+   * DELETE whose values differ or whose set is gone, a CREATE of a set that now exists): reading
+   * it again and planning anew can succeed.
+   */
+  failed: Array<{ tag: T; reason: string; changed: boolean }>;
 }
 
 export interface ApplyOptions {
@@ -27,11 +33,12 @@ export interface ApplyOptions {
 
 /**
  * Sends `changes` to the zone in one ChangeResourceRecordSets call. Route53 applies a batch
- * atomically and rejects all of it with `InvalidChangeBatch` when any change is bad, so a
- * rejected batch is split in halves, again and again, until the bad changes stand alone and
- * every good one has gone through. Any other error (AccessDenied, NoSuchHostedZone, throttling
- * the SDK's retries did not overcome) fails the whole batch it hit. An accepted change is never
- * sent again.
+ * atomically and rejects all of it with `InvalidChangeBatch` when any change is bad (a DELETE
+ * whose set changed since it was read, a CREATE of a set that now exists), so a rejected batch
+ * is split in halves, again and again, until the bad groups stand alone and every good one has
+ * gone through; a group (one record set's DELETE and CREATE) is never split. Any other error
+ * (AccessDenied, NoSuchHostedZone, throttling the SDK's retries did not overcome) fails the whole
+ * batch it hit. An accepted change is never sent again.
  */
 export async function applyChanges<T>(
   client: Route53Client,
@@ -49,7 +56,7 @@ export async function applyChanges<T>(
           HostedZoneId: zoneId,
           ChangeBatch: {
             ...(options.comment ? { Comment: options.comment } : {}),
-            Changes: batch.map((item) => item.change),
+            Changes: batch.flatMap((item) => item.changes),
           },
         }),
       );
@@ -69,14 +76,24 @@ export async function applyChanges<T>(
         return;
       }
       const reason = describeError(error);
-      logger.error('Route53 did not accept changes', { zoneId, changes: batch.length, reason });
-      for (const item of batch) result.failed.push({ tag: item.tag, reason });
+      const changed = errorName(error) === 'InvalidChangeBatch' && CHANGED_SINCE_READ.test(reason);
+      logger.warn('Route53 did not accept changes', { zoneId, changes: batch.length, reason });
+      for (const item of batch) result.failed.push({ tag: item.tag, reason, changed });
     }
   };
 
   if (changes.length > 0) await submit(changes);
   return result;
 }
+
+/**
+ * Route53's InvalidChangeBatch messages when a conditional change met a set that changed since
+ * it was read: "Tried to delete resource record set [name='…', type='TXT'] but the values
+ * provided do not match the current values" / "… but it was not found", and "Tried to create
+ * resource record set […] but it already exists".
+ */
+const CHANGED_SINCE_READ =
+  /Tried to (delete|create) resource record set .* but (the values provided do not match|it was not found|it already exists)/i;
 
 /** `/change/C123` → `C123`; GetChange accepts either form. */
 function bareChangeId(id: string): string {

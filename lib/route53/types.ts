@@ -31,7 +31,9 @@ export type RecordAction =
   | 'refused'
   | 'conflict'
   | 'skipped'
-  | 'failed';
+  | 'failed'
+  /** An owned value taken out: its certificate is done (issued, failed, gone) or no longer wants it. */
+  | 'removed';
 
 export interface HostedZoneRef {
   id: string;
@@ -69,4 +71,14 @@ export interface ExistingRecordSet {
   values: string[];
   /** Alias, weighted, latency… sets are never touched by this tool. */
   special: boolean;
+}
+
+/** A record value the tool wrote earlier and may therefore replace or remove (from the state table). */
+export interface OwnedRecord {
+  certificateId: string;
+  /** Lower case, no trailing dot. */
+  name: string;
+  type: ValidationRecordType;
+  /** CNAME target (lower case, no trailing dot) or TXT text (unquoted). */
+  value: string;
 }

@@ -46,8 +46,8 @@ describe('applyChanges', () => {
       client,
       'Z1',
       [
-        { change: a, tag: 'record-a' },
-        { change: b, tag: 'record-b' },
+        { changes: [a], tag: 'record-a' },
+        { changes: [b], tag: 'record-b' },
       ],
       { comment: 'tencent-ssl-sync: validation records' },
     );
@@ -65,7 +65,7 @@ describe('applyChanges', () => {
     route53.on(ChangeResourceRecordSetsCommand).resolves(changeInfo('C1'));
     const a = upsertTxt('_a.example.com', 'token-a');
 
-    await applyChanges(client, 'Z1', [{ change: a, tag: 1 }], {});
+    await applyChanges(client, 'Z1', [{ changes: [a], tag: 1 }], {});
 
     expect(route53.commandCalls(ChangeResourceRecordSetsCommand)[0]?.args[0].input).toEqual({
       HostedZoneId: 'Z1',
@@ -95,9 +95,9 @@ describe('applyChanges', () => {
       client,
       'Z1',
       [
-        { change: upsertTxt('_a.example.com', 'a'), tag: 'a' },
-        { change: upsertTxt('_bad.example.com', 'x'), tag: 'bad' },
-        { change: upsertTxt('_c.example.com', 'c'), tag: 'c' },
+        { changes: [upsertTxt('_a.example.com', 'a')], tag: 'a' },
+        { changes: [upsertTxt('_bad.example.com', 'x')], tag: 'bad' },
+        { changes: [upsertTxt('_c.example.com', 'c')], tag: 'c' },
       ],
       {},
     );
@@ -114,7 +114,7 @@ describe('applyChanges', () => {
         { changeId: 'C1', tags: ['a'] },
         { changeId: 'C2', tags: ['c'] },
       ],
-      failed: [{ tag: 'bad', reason: `InvalidChangeBatch: ${bad}` }],
+      failed: [{ tag: 'bad', reason: `InvalidChangeBatch: ${bad}`, changed: true }],
     });
   });
 
@@ -127,8 +127,8 @@ describe('applyChanges', () => {
       client,
       'Z1',
       [
-        { change: upsertTxt('_a.example.com', 'a'), tag: 'a' },
-        { change: upsertTxt('_b.example.com', 'b'), tag: 'b' },
+        { changes: [upsertTxt('_a.example.com', 'a')], tag: 'a' },
+        { changes: [upsertTxt('_b.example.com', 'b')], tag: 'b' },
       ],
       {},
     );
@@ -137,8 +137,8 @@ describe('applyChanges', () => {
     expect(result).toEqual({
       submitted: [],
       failed: [
-        { tag: 'a', reason: 'NoSuchHostedZone: No hosted zone found with ID: Z1' },
-        { tag: 'b', reason: 'NoSuchHostedZone: No hosted zone found with ID: Z1' },
+        { tag: 'a', reason: 'NoSuchHostedZone: No hosted zone found with ID: Z1', changed: false },
+        { tag: 'b', reason: 'NoSuchHostedZone: No hosted zone found with ID: Z1', changed: false },
       ],
     });
   });
@@ -156,11 +156,11 @@ describe('applyChanges', () => {
     const result = await applyChanges(
       client,
       'Z1',
-      [{ change: upsertTxt('_a.example.com', 'a'), tag: 'a' }],
+      [{ changes: [upsertTxt('_a.example.com', 'a')], tag: 'a' }],
       {},
     );
 
-    expect(result.failed).toEqual([{ tag: 'a', reason: 'Throttling: Rate exceeded' }]);
+    expect(result.failed).toEqual([{ tag: 'a', reason: 'Throttling: Rate exceeded', changed: false }]);
   });
 });
 
@@ -241,5 +241,47 @@ describe('waitForInsync', () => {
 
     expect(await waitForInsync(client, [], { clock })).toEqual({ insync: true, pending: [] });
     expect(clock.sleeps).toEqual([]);
+  });
+});
+
+describe('applyChanges with grouped changes', () => {
+  it('never splits a DELETE from the CREATE that replaces it when isolating a bad change', async () => {
+    const deleteA: Change = {
+      Action: 'DELETE',
+      ResourceRecordSet: {
+        Name: '_a.example.com',
+        Type: 'TXT',
+        TTL: 60,
+        ResourceRecords: [{ Value: '"old"' }],
+      },
+    };
+    const createA: Change = {
+      Action: 'CREATE',
+      ResourceRecordSet: {
+        Name: '_a.example.com',
+        Type: 'TXT',
+        TTL: 60,
+        ResourceRecords: [{ Value: '"new"' }],
+      },
+    };
+    const createB = upsertTxt('_b.example.com', 'b');
+    route53.on(ChangeResourceRecordSetsCommand).callsFake((input) => {
+      const names = input.ChangeBatch.Changes.map((c: Change) => c.ResourceRecordSet?.Name);
+      if (names.includes('_a.example.com') && names.includes('_b.example.com')) {
+        throw new InvalidChangeBatch({ message: 'values do not match', $metadata: {} });
+      }
+      return { ChangeInfo: { Id: '/change/C9', Status: 'PENDING', SubmittedAt: new Date() } };
+    });
+
+    await applyChanges(client, 'Z1', [
+      { changes: [deleteA, createA], tag: 'a' },
+      { changes: [createB], tag: 'b' },
+    ]);
+
+    const sent = route53
+      .commandCalls(ChangeResourceRecordSetsCommand)
+      .map((call) => call.args[0].input.ChangeBatch?.Changes);
+    expect(sent.at(-2)).toEqual([deleteA, createA]);
+    expect(sent.at(-1)).toEqual([createB]);
   });
 });

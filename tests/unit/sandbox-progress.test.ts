@@ -29,6 +29,8 @@ function report(certificates: CertificateReport[], batches = 0): SyncReport {
     dryRun: false,
     startedAt: '2026-01-01T00:00:00.000Z',
     finishedAt: '2026-01-01T00:00:01.000Z',
+    state: 'off',
+    cleanup: [],
     certificates,
     totals: { certificates: certificates.length, byOutcome: {}, records: {}, route53ChangeBatches: batches },
   };

@@ -50,8 +50,8 @@ function changeInputs() {
   return route53.commandCalls(ChangeResourceRecordSetsCommand).map((call) => call.args[0].input);
 }
 
-const upsert = (name: string, type: 'CNAME' | 'TXT', values: string[], ttl = 60) => ({
-  Action: 'UPSERT',
+const create = (name: string, type: 'CNAME' | 'TXT', values: string[], ttl = 60) => ({
+  Action: 'CREATE',
   ResourceRecordSet: {
     Name: name,
     Type: type,
@@ -93,7 +93,7 @@ beforeEach(() => {
 const CA = 'a3108492878a2d98.cc7346307ff022fc.cmcdpcwca5iljv.trust-provider.com';
 
 describe('runSync writes validation records', () => {
-  it('upserts a CNAME when the validation record is missing', async () => {
+  it('creates a CNAME when the validation record is missing', async () => {
     const { deps: d } = deps([
       {
         id: 'c1',
@@ -106,7 +106,7 @@ describe('runSync writes validation records', () => {
     expect(changeInputs()).toEqual([
       {
         HostedZoneId: 'ZCOM',
-        ChangeBatch: { Comment: COMMENT, Changes: [upsert('_abc.www.example.com', 'CNAME', [CA])] },
+        ChangeBatch: { Comment: COMMENT, Changes: [create('_abc.www.example.com', 'CNAME', [CA])] },
       },
     ]);
     expect(report.certificates[0]).toMatchObject({
@@ -124,7 +124,7 @@ describe('runSync writes validation records', () => {
     ]);
   });
 
-  it('upserts a quoted TXT record at _dnsauth', async () => {
+  it('creates a quoted TXT record at _dnsauth', async () => {
     const { deps: d } = deps([
       { id: 'c1', domain: 'example.com', dvAuths: [txt('20261128000000abc', 'example.com')] },
     ]);
@@ -134,7 +134,7 @@ describe('runSync writes validation records', () => {
         HostedZoneId: 'ZCOM',
         ChangeBatch: {
           Comment: COMMENT,
-          Changes: [upsert('_dnsauth.example.com', 'TXT', ['"20261128000000abc"'])],
+          Changes: [create('_dnsauth.example.com', 'TXT', ['"20261128000000abc"'])],
         },
       },
     ]);
@@ -163,14 +163,14 @@ describe('runSync writes validation records', () => {
         ChangeBatch: {
           Comment: COMMENT,
           Changes: [
-            upsert('_a.example.com', 'CNAME', ['a.ca.test']),
-            upsert('_b.www.example.com', 'CNAME', ['b.ca.test']),
+            create('_a.example.com', 'CNAME', ['a.ca.test']),
+            create('_b.www.example.com', 'CNAME', ['b.ca.test']),
           ],
         },
       },
       {
         HostedZoneId: 'ZNET',
-        ChangeBatch: { Comment: COMMENT, Changes: [upsert('_c.example.net', 'CNAME', ['c.ca.test'])] },
+        ChangeBatch: { Comment: COMMENT, Changes: [create('_c.example.net', 'CNAME', ['c.ca.test'])] },
       },
     ]);
     expect(report.totals.route53ChangeBatches).toBe(2);
@@ -193,8 +193,8 @@ describe('runSync writes validation records', () => {
     await runSync(d);
     const byZone = Object.fromEntries(changeInputs().map((i) => [i.HostedZoneId, i.ChangeBatch?.Changes]));
     expect(byZone).toEqual({
-      ZCOM: [upsert('_a.example.com', 'CNAME', ['a.ca.test'])],
-      ZSUB: [upsert('_b.api.sub.example.com', 'CNAME', ['b.ca.test'])],
+      ZCOM: [create('_a.example.com', 'CNAME', ['a.ca.test'])],
+      ZSUB: [create('_b.api.sub.example.com', 'CNAME', ['b.ca.test'])],
     });
   });
 
@@ -213,7 +213,7 @@ describe('runSync writes validation records', () => {
         HostedZoneId: 'ZCOM',
         ChangeBatch: {
           Comment: COMMENT,
-          Changes: [upsert('_dnsauth.example.com', 'TXT', ['"apex-token"', '"wild-token"'])],
+          Changes: [create('_dnsauth.example.com', 'TXT', ['"apex-token"', '"wild-token"'])],
         },
       },
     ]);
@@ -233,7 +233,16 @@ describe('runSync writes validation records', () => {
     ]);
     const report = await runSync(d);
     expect(changeInputs()[0]?.ChangeBatch?.Changes).toEqual([
-      upsert('_dnsauth.example.com', 'TXT', ['"older-order-token"', '"new-token"']),
+      {
+        Action: 'DELETE',
+        ResourceRecordSet: {
+          Name: '_dnsauth.example.com',
+          Type: 'TXT',
+          TTL: 300,
+          ResourceRecords: [{ Value: '"older-order-token"' }],
+        },
+      },
+      create('_dnsauth.example.com', 'TXT', ['"older-order-token"', '"new-token"'], 300),
     ]);
     expect(report.certificates[0]?.records[0]?.action).toBe('updated');
   });
@@ -258,7 +267,7 @@ describe('runSync writes validation records', () => {
     expect(changeInputs()).toEqual([
       {
         HostedZoneId: 'ZCOM',
-        ChangeBatch: { Comment: COMMENT, Changes: [upsert('_y.api.example.com', 'CNAME', ['y.ca.test'])] },
+        ChangeBatch: { Comment: COMMENT, Changes: [create('_y.api.example.com', 'CNAME', ['y.ca.test'])] },
       },
     ]);
     const clash = report.certificates.find((c) => c.certificateId === 'clash');

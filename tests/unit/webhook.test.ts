@@ -21,6 +21,8 @@ const report = (ids: string[]): SyncReport => ({
   dryRun: false,
   startedAt: '2026-11-28T00:00:00.000Z',
   finishedAt: '2026-11-28T00:00:01.000Z',
+  state: 'off',
+  cleanup: [],
   certificates: ids.map((certificateId) => ({
     certificateId,
     domains: ['www.example.com'],
