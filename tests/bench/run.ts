@@ -5,12 +5,14 @@
  * 1000), --skip-memory, --results (rewrite tests/bench/RESULTS.md).
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { CertificateStore } from '../../infra/local/certificate-store.js';
 import { motoEnv, startMoto } from '../../infra/local/moto.js';
+import { createTestPki } from '../../infra/local/pki.js';
 import { startTencentServer } from '../../infra/local/tencent-server.js';
 import type { WorkerResult } from './figures.js';
 import { seedScenario } from './scenario.js';
@@ -69,11 +71,15 @@ async function measureSync(
     rateLimit: rate,
     latencyMs: latency,
   });
+  // The worker exports only what chains to a root it trusts: the store's CA, given as Node's extra CA.
+  const caFile = join(tmpdir(), `tencent-ssl-sync-bench-ca-${process.pid}.pem`);
+  writeFileSync(caFile, (await createTestPki()).rootPem);
   try {
     const describeCalls: number[] = [];
     const runEnv = {
       ...process.env,
       ...env,
+      NODE_EXTRA_CA_CERTS: caFile,
       TENCENTCLOUD_SSL_ENDPOINT: server.url,
       TENCENTCLOUD_SECRET_ID: CREDENTIALS.secretId,
       TENCENTCLOUD_SECRET_KEY: CREDENTIALS.secretKey,
@@ -105,6 +111,7 @@ async function measureSync(
     for (const r of requests) tencentCalls[String(r.action)] = (tencentCalls[String(r.action)] ?? 0) + 1;
     return { pending, worker, describeCalls, rateLimited: server.stats.rateLimited, tencentCalls };
   } finally {
+    rmSync(caFile, { force: true });
     await server.close();
     await moto.stop();
   }
