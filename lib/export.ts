@@ -604,7 +604,8 @@ export async function exportCertificates(
     toExport: decisions.filter((d) => d.action === 'export' && requested.has(d.certificateId)).length,
   });
 
-  const trust = (deps.trust ?? nodeTrustAnchors)();
+  // Parsing Node's ~150 roots takes some 20 ms: only in a run that reads a certificate.
+  let trust: TrustAnchors | undefined;
   const readings = new Map<string, CertificateReading>();
   for (;;) {
     // Certificates of other domains are not read for a run asked about some only; those of the
@@ -618,7 +619,9 @@ export async function exportCertificates(
         (requested.has(d.certificateId) || (contested.has(d.slot) && askedSlots.has(d.slot))),
     );
     if (toRead.length === 0) break;
-    const results = await mapPool(toRead, 10, (decision) => readCertificate(deps, decision, trust), inTime);
+    trust ??= (deps.trust ?? nodeTrustAnchors)();
+    const anchors = trust;
+    const results = await mapPool(toRead, 10, (decision) => readCertificate(deps, decision, anchors), inTime);
     toRead.forEach((decision, index) => {
       const outcome = results[index];
       const reading: CertificateReading =
