@@ -2,25 +2,36 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import { mapPool } from './pool.js';
-import { secretNameFor } from './secrets/naming.js';
-import { type CertificateBundle, verifyCertificateBundle } from './secrets/pem.js';
+import { CertificateArchiveError, certificatesFromArchive } from './secrets/archive.js';
+import { nameSetDigest, normalizeNameSet, secretNameFor } from './secrets/naming.js';
+import { type BundleProblem, type CertificateBundle, verifyCertificateBundle } from './secrets/pem.js';
 import {
   createSecret,
   listManagedSecrets,
   type ManagedSecret,
   putSecretVersion,
   type SecretTags,
+  tagSecret,
 } from './secrets/secret-store.js';
+import { nodeTrustAnchors, type TrustAnchors } from './secrets/trust.js';
 import type { CertificateListItem, InvalidListItem } from './tencent/schemas.js';
 import { CertificateStatus, type TencentSslApi } from './tencent/ssl-api.js';
 
 /** The Tencent calls export makes. */
-export type ExportTencentApi = Pick<TencentSslApi, 'listCertificates' | 'describeCertificateDetail'>;
+export type ExportTencentApi = Pick<
+  TencentSslApi,
+  'listCertificates' | 'describeCertificateDetail' | 'downloadCertificate'
+>;
 
 export interface ExportSettings {
   nameTemplate: string;
   kmsKeyId?: string | undefined;
   dryRun: boolean;
+  /**
+   * ALLOWED_DOMAINS: every name on an exported certificate must lie under one of them. `'*'`
+   * allows any name; unset (undefined), nothing is exported.
+   */
+  allowedDomains: readonly string[] | '*' | undefined;
 }
 
 export interface ExportDeps {
@@ -29,18 +40,32 @@ export interface ExportDeps {
   clock: Clock;
   logger: Logger;
   settings: ExportSettings;
+  /**
+   * The roots an exported certificate's chain must reach, asked once per run. Default: what
+   * Node trusts (its bundled roots plus NODE_EXTRA_CA_CERTS); the sandbox and tests add their
+   * local CA's root.
+   */
+  trust?: () => TrustAnchors;
 }
+
+/** Why a certificate is refused: whatever fails the trust checks (a missing key is its own result). */
+export type RefusalReason = Exclude<BundleProblem, 'missing-private-key'>;
 
 /**
  * - `created`, `updated`: a secret version was written (or would be, in a dry run).
  * - `unchanged`: the secret already holds this certificate.
- * - `superseded`: another issued certificate for the same secret expires later and wins.
- * - `kept-newer`: the secret holds a certificate that expires later; it is never moved back.
- * - `invalid`, `no-private-key`: the certificate cannot be exported as it is (not retried).
+ * - `superseded`: a certificate of the same names (a renewal) expires later and wins the secret.
+ * - `kept-newer`: the secret holds a trusted certificate of the same names that expires later; it
+ *   is never moved back.
+ * - `refused`: the certificate failed a trust check (`refusal` says which): nothing is written
+ *   for it, and it never displaces a trusted certificate.
+ * - `invalid`: Tencent lists it in a form this tool cannot read.
+ * - `no-private-key`: Tencent holds no key for it (ordered with your own CSR).
  * - `failed`: an error a later attempt may overcome.
  * - `not-issued`, `not-found`: an id asked for that is not an issued certificate.
  * - `queued`: handed to the export queue.
- * - `deferred`: not started, out of time.
+ * - `deferred`: not started (out of time), or waiting for a certificate that expires later and
+ *   could not be read this run.
  * - `missing`, `stale`: (status only) no secret yet, or the secret holds another certificate.
  */
 export type ExportResult =
@@ -49,6 +74,7 @@ export type ExportResult =
   | 'unchanged'
   | 'superseded'
   | 'kept-newer'
+  | 'refused'
   | 'invalid'
   | 'no-private-key'
   | 'failed'
@@ -64,6 +90,8 @@ export interface ExportEntry {
   domain: string | null;
   secretName?: string;
   result: ExportResult;
+  /** With `refused`: which trust check failed. */
+  refusal?: RefusalReason;
   versionId?: string;
   fingerprintSha256?: string;
   notAfter?: string;
@@ -89,6 +117,7 @@ export interface ExportRequest {
 
 /** Results that a later attempt cannot change by itself. */
 const PERMANENT: ReadonlySet<ExportResult> = new Set([
+  'refused',
   'invalid',
   'no-private-key',
   'not-issued',
@@ -99,13 +128,37 @@ export function isExportFailure(entry: ExportEntry): boolean {
   return entry.result === 'failed' || PERMANENT.has(entry.result);
 }
 
-/** What to do about one issued certificate, decided from the listing and the secrets' tags alone. */
+/** What a run learnt about a certificate by reading and checking it. */
+export type CertificateReading =
+  | { state: 'verified'; bundle: CertificateBundle; domain: string }
+  | { state: 'refused'; refusal: RefusalReason; reason: string }
+  | { state: 'no-private-key'; reason: string }
+  | { state: 'failed'; reason: string }
+  | { state: 'deferred'; reason: string };
+
+/** What to do about one issued certificate. */
 export interface ExportDecision {
   item: CertificateListItem;
   certificateId: string;
+  /** The domain's plain secret name: the certificates that could share it. */
+  slot: string;
+  /** The secret this certificate belongs in. */
   secretName: string;
+  /** Digest of the certificate's name set (naming.ts). */
+  namesSha256: string;
   existing?: ManagedSecret | undefined;
-  action: 'export' | 'unchanged' | 'superseded' | 'kept-newer' | 'invalid';
+  /** `export`: read it, check it, and write it unless the secret already holds it. */
+  action:
+    | 'export'
+    | 'unchanged'
+    | 'superseded'
+    | 'kept-newer'
+    | 'refused'
+    | 'invalid'
+    | 'no-private-key'
+    | 'failed'
+    | 'deferred';
+  refusal?: RefusalReason;
   reason?: string;
 }
 
@@ -116,68 +169,172 @@ function expiry(item: CertificateListItem): number {
   return item.CertEndTime?.getTime() ?? Number.NEGATIVE_INFINITY;
 }
 
+/** Latest expiry first; the certificate id breaks ties, so every run ranks alike. */
+function byExpiry(a: CertificateListItem, b: CertificateListItem): number {
+  return expiry(b) - expiry(a) || String(a.CertificateId).localeCompare(String(b.CertificateId));
+}
+
 /**
- * Pure: which issued certificates need a new secret version. Several certificates for one
- * secret (a renewal beside the certificate it replaces): the one that expires last wins; a secret
- * already holding a later certificate is kept.
+ * The certificates of one domain with one name set: a certificate and its renewals. They share a
+ * secret, which holds the one that expires last.
+ */
+interface Line {
+  slot: string;
+  names: string[];
+  digest: string;
+  items: CertificateListItem[];
+}
+
+/** The broader name set first, then the alphabetically first: the line that gets the plain secret. */
+function byBreadth(a: Line, b: Line): number {
+  return b.names.length - a.names.length || a.names.join(',').localeCompare(b.names.join(','));
+}
+
+/** True when a line has a certificate that may still turn out exportable. */
+function isEligible(line: Line, readings: ReadonlyMap<string, CertificateReading>): boolean {
+  return line.items.some((item) => {
+    const state = readings.get(item.CertificateId ?? '')?.state;
+    return state !== 'refused' && state !== 'no-private-key';
+  });
+}
+
+function holds(secret: ManagedSecret | undefined, item: CertificateListItem): boolean {
+  if (!secret || secret.certificateId !== item.CertificateId || secret.fingerprint === undefined)
+    return false;
+  const held = secret.notAfter ? Date.parse(secret.notAfter) : Number.NaN;
+  return item.CertEndTime === null || Math.abs(held - expiry(item)) <= SAME_EXPIRY_TOLERANCE_MS;
+}
+
+/** The decisions for one line's certificates, latest expiry first, against the secret they belong in. */
+function decideLine(
+  line: Line,
+  secretName: string,
+  existing: ManagedSecret | undefined,
+  readings: ReadonlyMap<string, CertificateReading>,
+): ExportDecision[] {
+  const decisions: ExportDecision[] = [];
+  // Only a certificate that passed the trust checks when it was written, of the same names,
+  // holds the secret against an earlier-expiring one: nothing else can block a renewal.
+  const heldCounts = existing?.trusted === true && existing.namesSha256 === line.digest;
+  const heldExpiry = heldCounts && existing?.notAfter ? Date.parse(existing.notAfter) : Number.NaN;
+  let rest: Pick<ExportDecision, 'action' | 'reason'> | undefined;
+  for (const item of line.items) {
+    const certificateId = item.CertificateId ?? '';
+    const base = {
+      item,
+      certificateId,
+      slot: line.slot,
+      secretName,
+      namesSha256: line.digest,
+      existing,
+    };
+    if (rest) {
+      decisions.push({ ...base, ...rest });
+      continue;
+    }
+    if (existing?.trusted && holds(existing, item)) {
+      decisions.push({ ...base, action: 'unchanged' });
+      rest = {
+        action: 'superseded',
+        reason: `certificate ${certificateId}, which the secret holds, expires later`,
+      };
+      continue;
+    }
+    if (Number.isFinite(heldExpiry) && heldExpiry > expiry(item) + SAME_EXPIRY_TOLERANCE_MS) {
+      rest = {
+        action: 'kept-newer',
+        reason: `the secret holds certificate ${existing?.certificateId ?? '?'}, which expires later (${existing?.notAfter})`,
+      };
+      decisions.push({ ...base, ...rest });
+      continue;
+    }
+    const reading = readings.get(certificateId);
+    switch (reading?.state) {
+      case 'refused':
+        decisions.push({ ...base, action: 'refused', refusal: reading.refusal, reason: reading.reason });
+        continue;
+      case 'no-private-key':
+        decisions.push({ ...base, action: 'no-private-key', reason: reading.reason });
+        continue;
+      case 'failed':
+      case 'deferred':
+        decisions.push({ ...base, action: reading.state, reason: reading.reason });
+        rest = {
+          action: 'deferred',
+          reason: `waits for certificate ${certificateId}, which expires later but could not be read this run`,
+        };
+        continue;
+      default:
+        decisions.push({ ...base, action: 'export' });
+        rest = {
+          action: 'superseded',
+          reason: `certificate ${certificateId} for the same secret expires later`,
+        };
+    }
+  }
+  return decisions;
+}
+
+/**
+ * Pure: which issued certificates need a new secret version, from the listing, the secrets' tags
+ * and what this run has read so far (`readings`; a certificate not read yet is assumed to pass).
+ *
+ * Certificates are grouped by the secret name their `Domain` gives (the slot), then by name set
+ * (`Domain` plus `SubjectAltName`) into lines: a certificate and its renewals. When one slot has
+ * lines with different name sets, the broadest line keeps the plain name (most names, then the
+ * alphabetically first) and every other line gets its own secret, the plain name with
+ * `+<8 hex digits of its name-set digest>` after the domain. The choice depends only on the
+ * lines that can still be exported, never on the order certificates arrived in or on a refused
+ * certificate, so reruns agree. Within a line the certificate that expires last wins, and a
+ * secret that holds a trusted certificate of the same line expiring later is kept.
  */
 export function planExports(
   items: readonly CertificateListItem[],
   managed: ReadonlyMap<string, ManagedSecret>,
   template: string,
+  readings: ReadonlyMap<string, CertificateReading> = new Map(),
 ): ExportDecision[] {
   const decisions: ExportDecision[] = [];
-  const groups = new Map<string, CertificateListItem[]>();
+  const slots = new Map<string, Map<string, Line>>();
   for (const item of items) {
     const certificateId = item.CertificateId ?? '';
     if (!item.Domain) {
       decisions.push({
         item,
         certificateId,
+        slot: '',
         secretName: '',
+        namesSha256: '',
         action: 'invalid',
         reason: 'Tencent lists no domain for this certificate',
       });
       continue;
     }
-    const name = secretNameFor(template, { domain: item.Domain, certificateId });
-    groups.set(name, [...(groups.get(name) ?? []), item]);
+    const slot = secretNameFor(template, { domain: item.Domain, certificateId });
+    const names = normalizeNameSet([item.Domain, ...item.SubjectAltName]);
+    const digest = nameSetDigest(names);
+    const lines = slots.get(slot) ?? new Map<string, Line>();
+    slots.set(slot, lines);
+    const line = lines.get(digest) ?? { slot, names, digest, items: [] };
+    lines.set(digest, line);
+    line.items.push(item);
   }
-  for (const [secretName, group] of groups) {
-    const ranked = [...group].sort(
-      (a, b) => expiry(b) - expiry(a) || String(a.CertificateId).localeCompare(String(b.CertificateId)),
-    );
-    const [winner, ...others] = ranked as [CertificateListItem, ...CertificateListItem[]];
-    const existing = managed.get(secretName);
-    const winnerId = winner.CertificateId ?? '';
-    for (const other of others) {
-      decisions.push({
-        item: other,
-        certificateId: other.CertificateId ?? '',
-        secretName,
-        existing,
-        action: 'superseded',
-        reason: `certificate ${winnerId} for the same secret expires later`,
-      });
-    }
-    const heldExpiry = existing?.notAfter ? Date.parse(existing.notAfter) : Number.NaN;
-    const sameCertificate =
-      existing?.certificateId === winnerId &&
-      existing.fingerprint !== undefined &&
-      (winner.CertEndTime === null || Math.abs(heldExpiry - expiry(winner)) <= SAME_EXPIRY_TOLERANCE_MS);
-    if (sameCertificate) {
-      decisions.push({ item: winner, certificateId: winnerId, secretName, existing, action: 'unchanged' });
-    } else if (Number.isFinite(heldExpiry) && heldExpiry > expiry(winner) + SAME_EXPIRY_TOLERANCE_MS) {
-      decisions.push({
-        item: winner,
-        certificateId: winnerId,
-        secretName,
-        existing,
-        action: 'kept-newer',
-        reason: `the secret holds certificate ${existing?.certificateId ?? '?'}, which expires later (${existing?.notAfter})`,
-      });
-    } else {
-      decisions.push({ item: winner, certificateId: winnerId, secretName, existing, action: 'export' });
+  for (const [slot, lines] of slots) {
+    const all = [...lines.values()];
+    for (const line of all) line.items.sort(byExpiry);
+    const eligible = all.filter((line) => isEligible(line, readings));
+    const [primary] = [...(eligible.length > 0 ? eligible : all)].sort(byBreadth);
+    for (const line of all) {
+      const first = line.items[0] as CertificateListItem;
+      const secretName =
+        line === primary
+          ? slot
+          : secretNameFor(template, {
+              domain: first.Domain ?? '',
+              certificateId: first.CertificateId ?? '',
+              nameSet: line.digest,
+            });
+      decisions.push(...decideLine(line, secretName, managed.get(secretName), readings));
     }
   }
   return decisions;
@@ -214,6 +371,7 @@ function entryOf(decision: ExportDecision): ExportEntry {
     secretName: decision.secretName,
     result: decision.action === 'export' ? 'failed' : decision.action,
   };
+  if (decision.refusal) entry.refusal = decision.refusal;
   if (decision.reason) entry.reason = decision.reason;
   if (decision.action === 'unchanged' && decision.existing) {
     if (decision.existing.currentVersionId) entry.versionId = decision.existing.currentVersionId;
@@ -223,32 +381,96 @@ function entryOf(decision: ExportDecision): ExportEntry {
   return entry;
 }
 
-/** Reads the PEMs of one certificate, verifies them and writes the secret when it changed. */
-async function exportOne(deps: ExportDeps, decision: ExportDecision, dryRun: boolean): Promise<ExportEntry> {
-  const entry = entryOf(decision);
+const ARCHIVE_SOURCE = 'the DownloadCertificate archive';
+
+/**
+ * Reads one certificate's PEMs and checks them. When `CertificatePublicKey` alone does not reach a
+ * trusted root (it may hold the leaf only), the chain is looked for again among the certificates
+ * of the DownloadCertificate archive. Tencent errors are thrown (a later run may succeed).
+ */
+async function readCertificate(
+  deps: ExportDeps,
+  decision: ExportDecision,
+  trust: TrustAnchors,
+): Promise<CertificateReading> {
   const detail = await deps.tencent.describeCertificateDetail(decision.certificateId);
   const domain = detail.Domain ?? decision.item.Domain ?? '';
-  const check = verifyCertificateBundle({
+  const input = {
     certificatePem: detail.CertificatePublicKey,
     privateKeyPem: detail.CertificatePrivateKey,
     domain,
     now: new Date(deps.clock.now()),
-  });
-  if (!check.ok) {
-    entry.result = check.problem === 'missing-private-key' ? 'no-private-key' : 'invalid';
-    entry.reason = check.reason;
-    return entry;
+    trust,
+    allowedDomains: deps.settings.allowedDomains,
+  };
+  let check = verifyCertificateBundle(input);
+  if (!check.ok && check.problem === 'untrusted-chain') {
+    const withoutArchive = check.reason;
+    const download = await deps.tencent.downloadCertificate(decision.certificateId);
+    try {
+      const archive = certificatesFromArchive(download.Content ?? '');
+      deps.logger.debug('certificate archive read', {
+        certificateId: decision.certificateId,
+        certificates: archive.certificates.length,
+        files: archive.sources,
+      });
+      check = verifyCertificateBundle({
+        ...input,
+        extraCertificates: archive.certificates,
+        extraSource: ARCHIVE_SOURCE,
+      });
+    } catch (error) {
+      if (!(error instanceof CertificateArchiveError)) throw error;
+      return {
+        state: 'refused',
+        refusal: 'untrusted-chain',
+        reason: `${withoutArchive}; ${ARCHIVE_SOURCE} could not be used: ${error.message}`,
+      };
+    }
   }
-  const { bundle } = check;
+  if (check.ok) return { state: 'verified', bundle: check.bundle, domain };
+  if (check.problem === 'missing-private-key') return { state: 'no-private-key', reason: check.reason };
+  return { state: 'refused', refusal: check.problem, reason: check.reason };
+}
+
+/** Writes a verified certificate to its secret unless the secret already holds it or a later one. */
+async function writeCertificate(
+  deps: ExportDeps,
+  decision: ExportDecision,
+  reading: Extract<CertificateReading, { state: 'verified' }>,
+  dryRun: boolean,
+): Promise<ExportEntry> {
+  const { bundle, domain } = reading;
+  const entry = entryOf(decision);
   entry.fingerprintSha256 = bundle.fingerprintSha256;
   entry.notAfter = bundle.notAfter;
   const existing = decision.existing;
+  const tags: SecretTags = {
+    certificateId: decision.certificateId,
+    domain,
+    notAfter: bundle.notAfter,
+    fingerprint: bundle.fingerprintSha256,
+    namesSha256: decision.namesSha256,
+  };
   if (existing?.fingerprint === bundle.fingerprintSha256) {
     entry.result = 'unchanged';
     if (existing.currentVersionId) entry.versionId = existing.currentVersionId;
+    // Written before the trust checks existed: it passed them now, and the tags say so from here on.
+    if (!dryRun && (!existing.trusted || existing.namesSha256 !== decision.namesSha256)) {
+      await tagSecret(deps.secrets, existing.arn, tags);
+      deps.logger.info('secret tags refreshed', {
+        certificateId: decision.certificateId,
+        secretName: decision.secretName,
+      });
+    }
     return entry;
   }
-  if (existing?.notAfter && Date.parse(existing.notAfter) > Date.parse(bundle.notAfter)) {
+  if (
+    existing?.trusted &&
+    existing.namesSha256 === decision.namesSha256 &&
+    existing.notAfter &&
+    Date.parse(existing.notAfter) > Date.parse(bundle.notAfter)
+  ) {
     entry.result = 'kept-newer';
     entry.reason = `the secret holds certificate ${existing.certificateId ?? '?'}, which expires later (${existing.notAfter})`;
     return entry;
@@ -256,12 +478,6 @@ async function exportOne(deps: ExportDeps, decision: ExportDecision, dryRun: boo
   entry.result = existing ? 'updated' : 'created';
   if (dryRun) return entry;
 
-  const tags: SecretTags = {
-    certificateId: decision.certificateId,
-    domain,
-    notAfter: bundle.notAfter,
-    fingerprint: bundle.fingerprintSha256,
-  };
   // The fingerprint (64 hex characters) is the idempotency token: a retried write of the same
   // certificate cannot create a second version.
   const write = {
@@ -283,6 +499,8 @@ async function exportOne(deps: ExportDeps, decision: ExportDecision, dryRun: boo
     versionId: entry.versionId,
     fingerprintSha256: bundle.fingerprintSha256,
     notAfter: bundle.notAfter,
+    root: bundle.root,
+    chainFrom: bundle.chainCompletedFromExtra ? 'DownloadCertificate' : 'CertificatePublicKey',
   });
   return entry;
 }
@@ -291,7 +509,7 @@ async function exportOne(deps: ExportDeps, decision: ExportDecision, dryRun: boo
 async function candidates(
   tencent: ExportTencentApi,
   request: ExportRequest,
-): Promise<{ issued: CertificateListItem[]; rejected: ExportEntry[] }> {
+): Promise<{ issued: CertificateListItem[]; rejected: ExportEntry[]; complete: boolean }> {
   const ids = request.certificateIds?.length ? [...new Set(request.certificateIds)] : undefined;
   const rejected: ExportEntry[] = [];
   const onInvalid = (item: InvalidListItem) => {
@@ -333,10 +551,10 @@ async function candidates(
       });
     }
   }
-  return { issued, rejected };
+  return { issued, rejected, complete: !request.items && !ids };
 }
 
-/** Decides, from one listing of the managed secrets, what each issued certificate needs. */
+/** Decides, from one listing of the managed secrets, what each issued certificate needs (reads nothing at Tencent). */
 export async function decideExports(
   deps: Pick<ExportDeps, 'secrets' | 'settings'>,
   items: readonly CertificateListItem[],
@@ -345,29 +563,102 @@ export async function decideExports(
   return planExports(items, managed, deps.settings.nameTemplate);
 }
 
-/** Exports the issued certificates asked for (all by default) whose secret is missing or stale. */
+/**
+ * Exports the issued certificates asked for (all by default) whose secret is missing or stale.
+ *
+ * A certificate is read and checked before it takes part in any decision that depends on trust:
+ * which line of a domain gets the plain secret, and which certificate of a line wins it. A refused
+ * certificate drops out and the plan is made again, so the next one in line is read; a
+ * certificate that could not be read keeps its place (a passing error must not move a secret),
+ * and those ranked below it wait for the next run. When only some certificates were listed (an
+ * id asked for, or sync's listing), every issued certificate is listed once before anything is
+ * written, because the others of the same domain decide the secret names.
+ */
 export async function exportCertificates(
   deps: ExportDeps,
   request: ExportRequest = {},
 ): Promise<ExportReport> {
   const dryRun = request.dryRun ?? deps.settings.dryRun;
   const startedAt = new Date(deps.clock.now()).toISOString();
-  const { issued, rejected } = await candidates(deps.tencent, request);
-  const decisions = issued.length ? await decideExports(deps, issued) : [];
-  const toExport = decisions.filter((d) => d.action === 'export');
-  deps.logger.info('export started', { dryRun, issued: issued.length, toExport: toExport.length });
+  const inTime = () => request.deadline === undefined || deps.clock.now() < request.deadline;
+  const { issued, rejected, complete } = await candidates(deps.tencent, request);
+  const requested = new Set(issued.map((item) => item.CertificateId ?? ''));
+  const managed =
+    issued.length > 0 ? await listManagedSecrets(deps.secrets) : new Map<string, ManagedSecret>();
+  const template = deps.settings.nameTemplate;
 
-  const results = await mapPool(
-    toExport,
+  let items: CertificateListItem[] = issued;
+  let decisions = planExports(items, managed, template);
+  if (!complete && decisions.some((d) => d.action === 'export')) {
+    const all = await deps.tencent.listCertificates({ statuses: [CertificateStatus.Issued] });
+    const listed = new Set(all.map((item) => item.CertificateId));
+    items = [
+      ...all.filter((item) => item.CertificateId),
+      ...issued.filter((item) => !listed.has(item.CertificateId)),
+    ];
+    decisions = planExports(items, managed, template);
+  }
+  deps.logger.info('export started', {
+    dryRun,
+    issued: issued.length,
+    toExport: decisions.filter((d) => d.action === 'export' && requested.has(d.certificateId)).length,
+  });
+
+  // Parsing Node's ~150 roots takes some 20 ms: only in a run that reads a certificate.
+  let trust: TrustAnchors | undefined;
+  const readings = new Map<string, CertificateReading>();
+  for (;;) {
+    // Certificates of other domains are not read for a run asked about some only; those of the
+    // same domain are when they decide which line gets the plain secret.
+    const contested = new Set(decisions.filter((d) => d.secretName !== d.slot).map((d) => d.slot));
+    const askedSlots = new Set(decisions.filter((d) => requested.has(d.certificateId)).map((d) => d.slot));
+    const toRead = decisions.filter(
+      (d) =>
+        d.action === 'export' &&
+        !readings.has(d.certificateId) &&
+        (requested.has(d.certificateId) || (contested.has(d.slot) && askedSlots.has(d.slot))),
+    );
+    if (toRead.length === 0) break;
+    trust ??= (deps.trust ?? nodeTrustAnchors)();
+    const anchors = trust;
+    const results = await mapPool(toRead, 10, (decision) => readCertificate(deps, decision, anchors), inTime);
+    toRead.forEach((decision, index) => {
+      const outcome = results[index];
+      const reading: CertificateReading =
+        outcome === undefined
+          ? { state: 'deferred', reason: 'not started: out of time; the next run continues' }
+          : outcome.status === 'fulfilled'
+            ? outcome.value
+            : { state: 'failed', reason: describeError(outcome.reason) };
+      readings.set(decision.certificateId, reading);
+      if (reading.state === 'refused')
+        deps.logger.warn('certificate refused', {
+          certificateId: decision.certificateId,
+          refusal: reading.refusal,
+          reason: reading.reason,
+        });
+      if (reading.state === 'failed')
+        deps.logger.warn('export failed', { certificateId: decision.certificateId, error: reading.reason });
+    });
+    decisions = planExports(items, managed, template, readings);
+  }
+
+  const toWrite = decisions.filter((d) => d.action === 'export' && requested.has(d.certificateId));
+  const written = await mapPool(
+    toWrite,
     10,
-    (decision) => exportOne(deps, decision, dryRun),
-    () => request.deadline === undefined || deps.clock.now() < request.deadline,
+    (decision) => {
+      const reading = readings.get(decision.certificateId);
+      if (reading?.state !== 'verified') throw new Error('internal: a certificate to write was not verified');
+      return writeCertificate(deps, decision, reading, dryRun);
+    },
+    inTime,
   );
-  const exported = new Map<ExportDecision, ExportEntry>();
-  toExport.forEach((decision, index) => {
-    const outcome = results[index];
+  const entries = new Map<ExportDecision, ExportEntry>();
+  toWrite.forEach((decision, index) => {
+    const outcome = written[index];
     if (outcome?.status === 'fulfilled') {
-      exported.set(decision, outcome.value);
+      entries.set(decision, outcome.value);
       return;
     }
     const entry = entryOf(decision);
@@ -378,9 +669,12 @@ export async function exportCertificates(
         : describeError(outcome.reason);
     if (outcome)
       deps.logger.warn('export failed', { certificateId: decision.certificateId, error: entry.reason });
-    exported.set(decision, entry);
+    entries.set(decision, entry);
   });
-  const certificates = [...decisions.map((d) => exported.get(d) ?? entryOf(d)), ...rejected];
+  const certificates = [
+    ...decisions.filter((d) => requested.has(d.certificateId)).map((d) => entries.get(d) ?? entryOf(d)),
+    ...rejected,
+  ];
   const totals: ExportReport['totals'] = {};
   for (const entry of certificates) totals[entry.result] = (totals[entry.result] ?? 0) + 1;
   deps.logger.info('export finished', { dryRun, ...totals });
@@ -446,10 +740,13 @@ export async function describeExportState(
   return decisions.map((decision) => {
     const entry = entryOf(decision);
     if (decision.action === 'export') {
-      entry.result = decision.existing ? 'stale' : 'missing';
-      entry.reason = decision.existing
-        ? `the secret holds certificate ${decision.existing.certificateId ?? '?'} (until ${decision.existing.notAfter ?? '?'})`
-        : 'no secret yet';
+      const held = decision.existing;
+      entry.result = held ? 'stale' : 'missing';
+      entry.reason = !held
+        ? 'no secret yet'
+        : held.certificateId === decision.certificateId
+          ? 'the secret holds this certificate, written before the trust checks; the next export checks it'
+          : `the secret holds certificate ${held.certificateId ?? '?'} (until ${held.notAfter ?? '?'})`;
     }
     return entry;
   });

@@ -559,10 +559,9 @@ class ValidationRun {
       }
       for (const carried of failure.tag.outcomes) {
         carried.action = 'failed';
-        carried.reason =
-          failure.changed
-            ? `${failure.reason} (the record set kept changing while this run wrote it; the next run tries again)`
-            : failure.reason;
+        carried.reason = failure.changed
+          ? `${failure.reason} (the record set kept changing while this run wrote it; the next run tries again)`
+          : failure.reason;
       }
     }
     for (const submitted of applied.submitted) {

@@ -4,6 +4,7 @@ import approvedFixture from '../../tests/fixtures/tencent/describe-certificate-d
 import pendingFixture from '../../tests/fixtures/tencent/describe-certificate-detail-pending.json' with {
   type: 'json',
 };
+import type { ArchiveLayout, ArchiveMaterial } from './certificate-archive.js';
 import { createTestPki, generateLeafKeyPem, type TestKeyAlgorithm, type TestPki } from './pki.js';
 
 /*
@@ -152,6 +153,13 @@ export interface IssueOptions {
   chain?: 'full' | 'leaf-only';
   /** Tencent's PEMs sometimes come with `\r\n`. Default `\n`. */
   lineEnding?: '\n' | '\r\n';
+  /** What DownloadCertificate answers for this certificate. */
+  archive?: {
+    /** Default `server-folders`. */
+    layout?: ArchiveLayout;
+    /** False: the archive lacks the intermediates too (a chain nothing can complete). Default true. */
+    intermediates?: boolean;
+  };
 }
 
 export type AddIssuedInput = Omit<AddPendingInput, 'status' | 'statusMsg' | 'dvAuthDeadline'> & IssueOptions;
@@ -199,9 +207,18 @@ const stripWildcard = (domain: string): string => (domain.startsWith('*.') ? dom
 
 const isPem = (value: unknown): value is string => typeof value === 'string' && value.includes('-----BEGIN ');
 
+const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** The CERTIFICATE blocks of a PEM text, `\n` line endings, each ending in `\n`. */
+function certificateBlocks(text: string): string[] {
+  return [...text.replace(/\r\n?/g, '\n').matchAll(CERTIFICATE_BLOCK)].map((match) => `${match[0]}\n`);
+}
+
 /** In-memory certificates of one Tencent account. Reads return copies; writes go through methods. */
 export class CertificateStore {
   readonly #records = new Map<string, StoredCertificate>();
+  /** Per issued certificate: the intermediates it was signed with, and the archive's layout. */
+  readonly #archives = new Map<string, { chainPem: string; layout: ArchiveLayout }>();
   readonly #random: () => number;
   readonly #now: () => number;
   readonly #keyAlgorithm: TestKeyAlgorithm;
@@ -237,11 +254,13 @@ export class CertificateStore {
   }
 
   delete(id: string): boolean {
+    this.#archives.delete(id);
     return this.#records.delete(id);
   }
 
   clear(): void {
     this.#records.clear();
+    this.#archives.clear();
   }
 
   /**
@@ -353,9 +372,16 @@ export class CertificateStore {
 
   /** A certificate that is already issued: ordered, then issued with real PEMs from the test CA. */
   async addIssued(input: AddIssuedInput): Promise<StoredCertificate> {
-    const { notBefore, notAfter, validDays, chain, lineEnding, ...order } = input;
+    const { notBefore, notAfter, validDays, chain, lineEnding, archive, ...order } = input;
     const pending = this.addPending(order);
-    return this.issue(pending.CertificateId as string, { notBefore, notAfter, validDays, chain, lineEnding });
+    return this.issue(pending.CertificateId as string, {
+      notBefore,
+      notAfter,
+      validDays,
+      chain,
+      lineEnding,
+      archive,
+    });
   }
 
   /**
@@ -414,7 +440,32 @@ export class CertificateStore {
       AllowDownload: true,
     };
     this.#records.set(id, issued);
+    this.#archives.set(id, {
+      chainPem: options.archive?.intermediates === false ? '' : leaf.chainPem,
+      layout: options.archive?.layout ?? 'server-folders',
+    });
     return structuredClone(issued);
+  }
+
+  /**
+   * What DownloadCertificate zips for a certificate: its current leaf and key, with the
+   * intermediates of `CertificatePublicKey`, or those it was issued with when that holds the leaf
+   * alone. Undefined when the certificate has no PEM certificate.
+   */
+  archiveMaterial(id: string): ArchiveMaterial | undefined {
+    const record = this.#require(id);
+    const publicKey = record.CertificatePublicKey;
+    const [leaf, ...rest] = isPem(publicKey) ? certificateBlocks(publicKey) : [];
+    if (leaf === undefined || typeof record.Domain !== 'string') return undefined;
+    const stored = this.#archives.get(id);
+    const privateKey = record.CertificatePrivateKey;
+    return {
+      domain: record.Domain,
+      certificatePem: leaf,
+      chainPem: rest.length > 0 ? rest.join('') : (stored?.chainPem ?? ''),
+      privateKeyPem: isPem(privateKey) ? privateKey.replace(/\r\n?/g, '\n') : null,
+      layout: stored?.layout ?? 'server-folders',
+    };
   }
 
   /** Sets `Status` and the matching `StatusName`; `StatusMsg` too when given. */

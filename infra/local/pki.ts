@@ -158,6 +158,9 @@ async function buildPki(keyAlgorithm: TestKeyAlgorithm): Promise<TestPki> {
   const x509 = await loadX509();
   const algorithms = webcryptoAlgorithms(keyAlgorithm);
   const now = Date.now();
+  // The CA's validity starts ten years back: tests on a fixed clock in the past still see a chain
+  // whose every certificate is valid, as export checks the intermediate's dates too.
+  const caNotBefore = new Date(now - 3650 * DAY_MS);
 
   const rootKeys = (await subtle.generateKey(algorithms.generate, false, [
     'sign',
@@ -166,7 +169,7 @@ async function buildPki(keyAlgorithm: TestKeyAlgorithm): Promise<TestPki> {
   const root = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
     name: 'CN=tencent-ssl-sync Local Test Root CA, O=tencent-ssl-sync, C=CN',
-    notBefore: new Date(now - DAY_MS),
+    notBefore: caNotBefore,
     notAfter: new Date(now + 3650 * DAY_MS),
     signingAlgorithm: algorithms.signing,
     keys: rootKeys,
@@ -185,7 +188,7 @@ async function buildPki(keyAlgorithm: TestKeyAlgorithm): Promise<TestPki> {
     serialNumber: randomSerial(),
     subject: 'CN=tencent-ssl-sync Local Test DV CA G1, O=tencent-ssl-sync, C=CN',
     issuer: root.subject,
-    notBefore: new Date(now - DAY_MS),
+    notBefore: caNotBefore,
     notAfter: new Date(now + 1825 * DAY_MS),
     signingAlgorithm: algorithms.signing,
     publicKey: intermediateKeys.publicKey,

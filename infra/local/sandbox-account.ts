@@ -119,7 +119,12 @@ export async function seedZones(route53: Route53Client): Promise<SandboxZone[]> 
 
 /** Six orders, oldest first, as a Tencent account would hold them. */
 export async function seedCertificates(store: CertificateStore): Promise<SandboxCertificate[]> {
-  const issued = await store.addIssued({ domain: 'mail.example.com' });
+  // CertificatePublicKey holds the leaf alone: export completes the chain from DownloadCertificate.
+  const issued = await store.addIssued({
+    domain: 'mail.example.com',
+    chain: 'leaf-only',
+    archive: { layout: 'domain-folders' },
+  });
   const failed = store.addPending({
     domain: 'legacy.example.com',
     status: 2,
@@ -148,7 +153,7 @@ export async function seedCertificates(store: CertificateStore): Promise<Sandbox
     entry(multi, 'two domains in two zones (one delegated), CNAME', 'exported'),
     entry(wildcard, 'apex + wildcard, two TXT values at one name', 'exported'),
     entry(outside, 'outside ALLOWED_DOMAINS', 'blocked'),
-    entry(issued, 'already issued', 'exported'),
+    entry(issued, 'already issued, leaf only (chain from DownloadCertificate)', 'exported'),
     entry(failed, 'rejected by the CA', 'failed'),
   ];
 }

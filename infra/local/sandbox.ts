@@ -3,19 +3,24 @@
  * local Tencent SSL server (with a local CA) for Tencent; the same runSync and inline export as
  * the Lambda functions run over HTTP against both until nothing is left to do.
  */
-import { devNull } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
+import { devNull, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { getCACertificates } from 'node:tls';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { type Clock, systemClock } from '../../lib/clock.js';
 import { loadConfig } from '../../lib/config.js';
 import { formatStatusReport } from '../../lib/report-format.js';
 import { createRuntime } from '../../lib/runtime.js';
 import { listManagedSecrets, type ManagedSecret } from '../../lib/secrets/secret-store.js';
+import { trustAnchorsFrom } from '../../lib/secrets/trust.js';
 import { collectStatus, runSync } from '../../lib/sync.js';
 import type { SyncReport } from '../../lib/sync-types.js';
 import { CertificateStore, type StoredCertificate } from './certificate-store.js';
 import { type CaCheck, createLocalCa } from './local-ca.js';
 import { isMotoInstalled, MOTO_INSTALL_HINT, motoEnv, startMoto } from './moto.js';
+import { createTestPki } from './pki.js';
 import {
   SANDBOX_ALLOWED_DOMAINS,
   type SandboxCertificate,
@@ -204,6 +209,11 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
     write('tencent-ssl-sync sandbox: Tencent SSL -> Route53 -> Secrets Manager, all on this machine');
     write('');
     const store = new CertificateStore({ seed: STORE_SEED });
+    // The store's CA: its root is trusted for export here, and by a CLI given NODE_EXTRA_CA_CERTS.
+    const pki = await createTestPki();
+    const caFile = join(tmpdir(), `tencent-ssl-sync-sandbox-ca-${process.pid}.pem`);
+    writeFileSync(caFile, pki.rootPem);
+    cleanups.push(() => rmSync(caFile, { force: true }));
     const [moto, certificates] = await Promise.all([
       startMoto(signal ? { signal } : {}),
       seedCertificates(store),
@@ -257,6 +267,11 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
         if (!signal?.aborted) write(logLine(line));
       },
       clock: abortableClock(signal),
+      trust: () =>
+        trustAnchorsFrom(
+          [...getCACertificates('default'), pki.rootPem],
+          "Node's trust store plus the sandbox's local CA",
+        ),
     });
     cleanups.push(() => runtime.close());
     const deps = runtime.syncDeps();
@@ -339,7 +354,7 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
     }
 
     const running: RunningSandbox = {
-      env: { ...awsEnv, ...sandboxEnv },
+      env: { ...awsEnv, ...sandboxEnv, NODE_EXTRA_CA_CERTS: caFile },
       motoEndpoint: moto.endpoint,
       tencentUrl: tencent.url,
       store,

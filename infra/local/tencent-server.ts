@@ -8,6 +8,7 @@ import {
   tc3Date,
   tc3Signature,
 } from '../../lib/tencent/signer.js';
+import { buildCertificateArchive } from './certificate-archive.js';
 import {
   CertificateStore,
   type DvAuth,
@@ -467,6 +468,7 @@ const ACTIONS = [
   'DescribeCertificateDetail',
   'CompleteCertificate',
   'CheckCertificateDomainVerification',
+  'DownloadCertificate',
 ] as const;
 type Action = (typeof ACTIONS)[number];
 const isAction = (action: string): action is Action => (ACTIONS as readonly string[]).includes(action);
@@ -702,6 +704,21 @@ export async function startTencentServer(options: StartTencentServerOptions): Pr
           );
         }
         return { CertificateId: record.CertificateId };
+      }
+      case 'DownloadCertificate': {
+        const record = requireCertificate(params);
+        const material =
+          record.Status === 1 ? store.archiveMaterial(String(record.CertificateId)) : undefined;
+        if (!material) {
+          throw new LocalTencentApiError(
+            'FailedOperation.InvalidCertificateStatusCode',
+            'The certificate is not issued, so there is nothing to download.',
+          );
+        }
+        return {
+          Content: Buffer.from(buildCertificateArchive(material)).toString('base64'),
+          ContentType: 'application/zip',
+        };
       }
       case 'CheckCertificateDomainVerification': {
         const record = requireCertificate(params);

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { JsonLogger, type Logger } from '../logger.js';
 import { Redactor } from '../redact.js';
 import { readTencentCredentialsSecret } from '../secrets/credentials.js';
+import type { TrustAnchors } from '../secrets/trust.js';
 import { TencentClient, type TencentCredentials } from '../tencent/client.js';
 import { TencentSslApi } from '../tencent/ssl-api.js';
 
@@ -20,6 +21,8 @@ export interface BaseDeps {
   clock: Clock;
   tencent: TencentSslApi;
   secrets: SecretsManagerClient;
+  /** The roots exported chains must reach, when not Node's own trust store (the sandbox's local CA). */
+  trust?: () => TrustAnchors;
   /** Releases sockets and clients; later `onClose` hooks run too. */
   close(): Promise<void>;
   onClose(hook: () => void | Promise<void>): void;
@@ -29,6 +32,8 @@ export interface BaseOptions {
   /** Where log lines go (stderr by default). */
   write?: (line: string) => void;
   clock?: Clock;
+  /** Trust anchors for export instead of Node's trust store. */
+  trust?: () => TrustAnchors;
 }
 
 export function createBaseDeps(config: Config, options: BaseOptions = {}): BaseDeps {
@@ -69,6 +74,7 @@ export function createBaseDeps(config: Config, options: BaseOptions = {}): BaseD
     clock,
     tencent: new TencentSslApi(tencentClient),
     secrets,
+    ...(options.trust ? { trust: options.trust } : {}),
     onClose: (hook) => hooks.push(hook),
     async close() {
       for (const hook of hooks.splice(0)) await hook();

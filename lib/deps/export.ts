@@ -8,10 +8,12 @@ export function createExportDeps(base: BaseDeps): ExportDeps {
     secrets: base.secrets,
     clock: base.clock,
     logger: base.logger,
+    ...(base.trust ? { trust: base.trust } : {}),
     settings: {
       nameTemplate: config.secrets.nameTemplate,
       kmsKeyId: config.secrets.kmsKeyId,
       dryRun: config.dryRun,
+      allowedDomains: config.allowedDomains,
     },
   };
 }

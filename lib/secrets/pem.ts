@@ -1,22 +1,30 @@
 import { createHash, createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { isUnder, normalizeName, stripWildcard } from '../domain.js';
+import { buildTrustedChain, type ChainBreak, type TrustAnchors } from './trust.js';
 
-/** Why a certificate and key from Tencent cannot be exported as they are. */
+/**
+ * Why a certificate and key from Tencent are not exported. Every one but `missing-private-key`
+ * is a refusal: the certificate is not trusted as it is, and nothing is written for it.
+ */
 export type BundleProblem =
   | 'missing-certificate'
   | 'missing-private-key'
   | 'unparsable'
-  | 'domain-mismatch'
   | 'key-mismatch'
-  | 'broken-chain'
-  | 'missing-chain'
+  | 'domain-mismatch'
+  | 'name-outside-allow-list'
   | 'not-yet-valid'
-  | 'expired';
+  | 'expired'
+  | 'untrusted-chain';
 
 /** A verified certificate, ready to be stored. Every PEM is normalised and ends in one `\n`. */
 export interface CertificateBundle {
   /** The leaf certificate alone. */
   certificate: string;
-  /** The certificates after the leaf, concatenated in the order given (a trailing root is kept). */
+  /**
+   * The intermediates from the leaf's issuer up to (not including) the trusted root, in the order
+   * a server sends them, whatever order Tencent gave them in.
+   */
   chain: string;
   /** `certificate + chain`. */
   fullchain: string;
@@ -34,6 +42,10 @@ export interface CertificateBundle {
   fingerprintSha256: string;
   /** The issuer's common name, or the whole issuer name on one line when it has none. */
   issuer: string;
+  /** The trusted root the chain ends at (common name, or the whole name). */
+  root: string;
+  /** Whether a certificate of `extraCertificates` was needed to reach the root. */
+  chainCompletedFromExtra: boolean;
 }
 
 export type BundleCheck =
@@ -41,13 +53,27 @@ export type BundleCheck =
   | { ok: false; problem: BundleProblem; reason: string };
 
 export interface VerifyCertificateBundleInput {
-  /** Tencent's `CertificatePublicKey`: the leaf, possibly followed by the intermediates. */
+  /** Tencent's `CertificatePublicKey`: the leaf first, possibly followed by intermediates. */
   certificatePem: string | null;
   /** Tencent's `CertificatePrivateKey`. */
   privateKeyPem: string | null;
   /** The name the certificate was ordered for; `*.example.com` for a wildcard. */
   domain: string;
   now: Date;
+  /** The roots the chain must end at. */
+  trust: TrustAnchors;
+  /**
+   * ALLOWED_DOMAINS: every name on the leaf must lie under one of them. `'*'` allows any name;
+   * undefined (unset) allows none.
+   */
+  allowedDomains: readonly string[] | '*' | undefined;
+  /**
+   * More certificates that may complete the chain, in any order, unrelated ones allowed: the
+   * PEMs of the DownloadCertificate archive.
+   */
+  extraCertificates?: readonly string[];
+  /** What `extraCertificates` are, for reasons. Default "the extra certificates". */
+  extraSource?: string;
 }
 
 const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
@@ -57,8 +83,6 @@ const PEM_LINE_LENGTH = 64;
 
 const NO_PRIVATE_KEY_REASON =
   'Tencent holds no private key for this certificate (it was ordered with your own CSR); it cannot be exported';
-const LEAF_ONLY_REASON =
-  'CertificatePublicKey holds only the leaf certificate; the intermediate chain is missing, and servers would present an incomplete chain';
 
 /** Converts `\r\n` and lone `\r` to `\n` and trims surrounding whitespace. */
 export function normalizePem(text: string): string {
@@ -163,17 +187,15 @@ function labelOf(certificate: X509Certificate): string {
   return commonNameOf(certificate.subject) ?? oneLineName(certificate.subject);
 }
 
-function dnsNamesOf(certificate: X509Certificate): string[] | undefined {
+function altNamesOf(certificate: X509Certificate): Array<{ type: string; value: string }> | undefined {
   const list = certificate.subjectAltName;
-  if (list === undefined) return undefined;
-  return splitNameList(list)
-    .filter((entry) => entry.type === 'DNS')
-    .map((entry) => entry.value);
+  return list === undefined ? undefined : splitNameList(list);
 }
 
-function normalizeDomain(name: string): string {
-  const lower = name.trim().toLowerCase();
-  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
+function dnsNamesOf(certificate: X509Certificate): string[] | undefined {
+  return altNamesOf(certificate)
+    ?.filter((entry) => entry.type === 'DNS')
+    .map((entry) => entry.value);
 }
 
 /**
@@ -182,39 +204,87 @@ function normalizeDomain(name: string): string {
  * certificate).
  */
 function covers(certificateName: string, domain: string): boolean {
-  const name = normalizeDomain(certificateName);
+  const name = normalizeName(certificateName);
   if (name === domain) return true;
   if (domain.startsWith('*.') || !name.startsWith('*.')) return false;
   const dot = domain.indexOf('.');
   return dot > 0 && domain.slice(dot + 1) === name.slice(2);
 }
 
-// Node 20 only has the string forms; `validFromDate`/`validToDate` arrived in later releases.
-function validityOf(certificate: X509Certificate): { notBefore: Date; notAfter: Date } {
-  const dated = certificate as X509Certificate & { validFromDate?: Date; validToDate?: Date };
-  return {
-    notBefore: dated.validFromDate ?? new Date(certificate.validFrom),
-    notAfter: dated.validToDate ?? new Date(certificate.validTo),
-  };
-}
-
-function isIssuedBy(certificate: X509Certificate, issuer: X509Certificate): boolean {
-  try {
-    return certificate.checkIssued(issuer) && certificate.verify(issuer.publicKey);
-  } catch {
-    // verify() throws rather than returning false for some key-type combinations.
-    return false;
-  }
+/** True when `name` (a wildcard's base counts) lies under one of `allowed`. */
+function allowedName(name: string, allowed: readonly string[]): boolean {
+  const base = stripWildcard(normalizeName(name));
+  return base !== '' && allowed.some((domain) => isUnder(base, domain));
 }
 
 /**
- * Checks that a certificate and key returned by DescribeCertificateDetail make a bundle a server
- * can use for `domain` at `now`. Pure: no I/O, no clock. A failure's `reason` may name subjects,
+ * The names on the leaf that lie outside ALLOWED_DOMAINS: every DNS name of its subjectAltName,
+ * its subject common name, and any subjectAltName entry that is not a DNS name at all (an IP
+ * address or an e-mail address lies under no domain).
+ */
+function namesOutside(leaf: X509Certificate, allowedDomains: readonly string[] | '*'): string[] {
+  if (allowedDomains === '*') return [];
+  const allowed = allowedDomains.map((domain) => stripWildcard(normalizeName(domain)));
+  const outside: string[] = [];
+  for (const entry of altNamesOf(leaf) ?? []) {
+    if (entry.type !== 'DNS') outside.push(`${entry.type}:${entry.value}`);
+    else if (!allowedName(entry.value, allowed)) outside.push(entry.value);
+  }
+  const commonName = commonNameOf(leaf.subject);
+  if (commonName !== undefined && !allowedName(commonName, allowed) && !outside.includes(commonName)) {
+    outside.push(`${commonName} (subject common name)`);
+  }
+  return outside;
+}
+
+const quoted = (certificate: X509Certificate): string => `"${labelOf(certificate)}"`;
+
+function chainReason(found: ChainBreak, trust: TrustAnchors, extraSource: string | undefined): string {
+  const roots = `the ${trust.roots.length} roots of ${trust.description}`;
+  const given = extraSource ? `CertificatePublicKey or ${extraSource}` : 'CertificatePublicKey';
+  const issuerName = (c: X509Certificate) => `"${commonNameOf(c.issuer) ?? oneLineName(c.issuer)}"`;
+  switch (found.kind) {
+    case 'no-issuer':
+      return `no chain to a trusted root: ${quoted(found.at)} was issued by ${issuerName(found.at)}, which is neither among ${roots} nor in ${given}`;
+    case 'untrusted-root':
+      return `the chain ends at the self-signed ${quoted(found.at)}, which is not among ${roots}`;
+    case 'bad-signature':
+      return `${quoted(found.issuer)} bears the name of ${quoted(found.at)}'s issuer, but the signature of ${quoted(found.at)} does not verify with its key`;
+    case 'not-a-ca':
+      return `${quoted(found.issuer)} would have issued ${quoted(found.at)} but is not a CA certificate`;
+    case 'issuer-not-valid':
+      return `${quoted(found.issuer)}, the issuer of ${quoted(found.at)}, is valid only from ${found.issuer.validFromDate.toISOString()} to ${found.issuer.validToDate.toISOString()}`;
+    case 'too-long':
+      return `no chain to a trusted root within a realistic length (stopped at ${quoted(found.at)})`;
+  }
+}
+
+function parseBlocks(blocks: readonly string[], where: string): X509Certificate[] | BundleCheck {
+  const certificates: X509Certificate[] = [];
+  for (const [index, block] of blocks.entries()) {
+    try {
+      certificates.push(new X509Certificate(block));
+    } catch (error) {
+      return fail(
+        'unparsable',
+        `certificate block ${index + 1} of ${blocks.length} in ${where} cannot be parsed: ${messageOf(error)}`,
+      );
+    }
+  }
+  return certificates;
+}
+
+/**
+ * Decides whether a certificate and key returned by DescribeCertificateDetail can be trusted and
+ * served for `domain` at `now`: the leaf covers `domain`, every name on it lies under
+ * ALLOWED_DOMAINS, the private key is its own, it is within its validity period, and a chain from
+ * it reaches one of `trust`'s roots through certificates Tencent gave (`CertificatePublicKey`,
+ * then `extraCertificates`). Pure: no I/O, no clock. A failure's `reason` may name subjects,
  * serials and dates but never contains key material.
  */
 export function verifyCertificateBundle(input: VerifyCertificateBundleInput): BundleCheck {
-  const { certificatePem, privateKeyPem, now } = input;
-  const domain = normalizeDomain(input.domain);
+  const { certificatePem, privateKeyPem, now, trust } = input;
+  const domain = normalizeName(input.domain);
 
   if (certificatePem === null || isAbsent(certificatePem)) {
     return fail('missing-certificate', 'CertificatePublicKey holds no PEM certificate (not issued yet?)');
@@ -227,17 +297,11 @@ export function verifyCertificateBundle(input: VerifyCertificateBundleInput): Bu
   if (blocks.length === 0) {
     return fail('unparsable', 'CertificatePublicKey holds no CERTIFICATE PEM block');
   }
-  const certificates: X509Certificate[] = [];
-  for (const [index, block] of blocks.entries()) {
-    try {
-      certificates.push(new X509Certificate(block));
-    } catch (error) {
-      return fail(
-        'unparsable',
-        `certificate block ${index + 1} of ${blocks.length} in CertificatePublicKey cannot be parsed: ${messageOf(error)}`,
-      );
-    }
-  }
+  const given = parseBlocks(blocks, 'CertificatePublicKey');
+  if (!Array.isArray(given)) return given;
+  const extraBlocks = (input.extraCertificates ?? []).flatMap(splitPemCertificates);
+  const extra = parseBlocks(extraBlocks, input.extraSource ?? 'the extra certificates');
+  if (!Array.isArray(extra)) return extra;
 
   const keyBlocks = privateKeyBlocks(privateKeyPem);
   if (keyBlocks.length !== 1) {
@@ -260,8 +324,15 @@ export function verifyCertificateBundle(input: VerifyCertificateBundleInput): Bu
     );
   }
 
-  const [leaf, ...chain] = certificates;
+  const [leaf] = given;
   if (leaf === undefined) return fail('unparsable', 'CertificatePublicKey holds no certificate');
+
+  if (!leaf.checkPrivateKey(key)) {
+    return fail(
+      'key-mismatch',
+      `CertificatePrivateKey does not belong to the certificate for ${labelOf(leaf)} (serial ${leaf.serialNumber})`,
+    );
+  }
 
   const dnsNames = dnsNamesOf(leaf);
   const leafNames = dnsNames ?? [commonNameOf(leaf.subject)].filter((name) => name !== undefined);
@@ -274,30 +345,22 @@ export function verifyCertificateBundle(input: VerifyCertificateBundleInput): Bu
     );
   }
 
-  if (!leaf.checkPrivateKey(key)) {
+  if (input.allowedDomains === undefined) {
     return fail(
-      'key-mismatch',
-      `CertificatePrivateKey does not belong to the certificate for ${labelOf(leaf)} (serial ${leaf.serialNumber})`,
+      'name-outside-allow-list',
+      'ALLOWED_DOMAINS is not set, so no certificate is exported; set it to the domains this tool may handle',
+    );
+  }
+  const outside = namesOutside(leaf, input.allowedDomains);
+  if (outside.length > 0) {
+    return fail(
+      'name-outside-allow-list',
+      `the certificate for ${labelOf(leaf)} names ${outside.join(', ')}, outside ALLOWED_DOMAINS (${[...input.allowedDomains].join(', ')})`,
     );
   }
 
-  if (chain.length === 0) return fail('missing-chain', LEAF_ONLY_REASON);
-  // Each certificate must be signed by the next one. Blocks in the wrong order are reported,
-  // not reordered: the text is stored as given, and servers send it in that order.
-  for (let position = 0; position < chain.length; position += 1) {
-    const subject = certificates[position];
-    const issuer = certificates[position + 1];
-    if (subject === undefined || issuer === undefined) break;
-    if (!isIssuedBy(subject, issuer)) {
-      return fail(
-        'broken-chain',
-        `certificate ${position + 1} (${labelOf(subject)}, issued by ${commonNameOf(subject.issuer) ?? oneLineName(subject.issuer)}) ` +
-          `is not signed by certificate ${position + 2} (${labelOf(issuer)})`,
-      );
-    }
-  }
-
-  const { notBefore, notAfter } = validityOf(leaf);
+  const notBefore = leaf.validFromDate;
+  const notAfter = leaf.validToDate;
   if (now.getTime() < notBefore.getTime()) {
     return fail(
       'not-yet-valid',
@@ -311,8 +374,19 @@ export function verifyCertificateBundle(input: VerifyCertificateBundleInput): Bu
     );
   }
 
+  const pemOf = new Map<string, string>();
+  for (const [index, c] of given.entries()) pemOf.set(c.fingerprint256, blocks[index] ?? c.toString());
+  const fromExtra = new Set<string>();
+  for (const [index, c] of extra.entries()) {
+    if (pemOf.has(c.fingerprint256)) continue;
+    pemOf.set(c.fingerprint256, extraBlocks[index] ?? c.toString());
+    fromExtra.add(c.fingerprint256);
+  }
+  const chain = buildTrustedChain(leaf, [...given.slice(1), ...extra], trust, now);
+  if (!chain.ok) return fail('untrusted-chain', chainReason(chain.break, trust, input.extraSource));
+
   const certificate = blocks[0] ?? '';
-  const chainPem = blocks.slice(1).join('');
+  const chainPem = chain.intermediates.map((c) => pemOf.get(c.fingerprint256) ?? '').join('');
   return {
     ok: true,
     bundle: {
@@ -326,6 +400,8 @@ export function verifyCertificateBundle(input: VerifyCertificateBundleInput): Bu
       serialNumber: leaf.serialNumber,
       fingerprintSha256: createHash('sha256').update(leaf.raw).digest('hex'),
       issuer: commonNameOf(leaf.issuer) ?? oneLineName(leaf.issuer),
+      root: labelOf(chain.root),
+      chainCompletedFromExtra: chain.intermediates.some((c) => fromExtra.has(c.fingerprint256)),
     },
   };
 }

@@ -17,7 +17,14 @@ export const TAGS = {
   domain: 'tencent-ssl-sync:domain',
   notAfter: 'tencent-ssl-sync:not-after',
   fingerprint: 'tencent-ssl-sync:fingerprint-sha256',
+  /** SHA-256 of the certificate's sorted name set (see naming.ts): which line of certificates the secret follows. */
+  names: 'tencent-ssl-sync:names-sha256',
+  /** `verified`: the certificate passed the trust checks (chain to a trusted root, key, allow-list) when written. */
+  trust: 'tencent-ssl-sync:trust',
 } as const;
+
+/** Value of the trust tag on a secret whose certificate passed the trust checks. */
+export const TRUST_VERIFIED = 'verified';
 
 /** What the tags of one managed secret say it holds. */
 export interface ManagedSecret {
@@ -29,6 +36,13 @@ export interface ManagedSecret {
   notAfter?: string | undefined;
   /** Version id of AWSCURRENT. */
   currentVersionId?: string | undefined;
+  /** Digest of the held certificate's name set; absent on secrets written before it was recorded. */
+  namesSha256?: string | undefined;
+  /**
+   * Whether the held certificate passed the trust checks when it was written. Secrets written by
+   * versions without those checks are not: what they hold is verified again before it counts.
+   */
+  trusted: boolean;
 }
 
 /** The metadata written as tags; every value within the characters AWS tags allow. */
@@ -37,6 +51,7 @@ export interface SecretTags {
   domain: string;
   notAfter: string;
   fingerprint: string;
+  namesSha256: string;
 }
 
 // AWS tag values allow letters, digits, spaces and _ . : / = + - @ only: a wildcard `*.` is spelled out.
@@ -50,6 +65,8 @@ export function toAwsTags(tags: SecretTags): Tag[] {
     { Key: TAGS.domain, Value: tagValue(tags.domain) },
     { Key: TAGS.notAfter, Value: tags.notAfter },
     { Key: TAGS.fingerprint, Value: tags.fingerprint },
+    { Key: TAGS.names, Value: tags.namesSha256 },
+    { Key: TAGS.trust, Value: TRUST_VERIFIED },
   ];
 }
 
@@ -66,6 +83,8 @@ function fromEntry(entry: SecretListEntry): ManagedSecret | undefined {
     fingerprint: tags.get(TAGS.fingerprint),
     notAfter: tags.get(TAGS.notAfter),
     currentVersionId: current?.[0],
+    namesSha256: tags.get(TAGS.names),
+    trusted: tags.get(TAGS.trust) === TRUST_VERIFIED,
   };
 }
 
@@ -133,4 +152,13 @@ export async function putSecretVersion(
   // put with the same token, which Secrets Manager treats as the same version.
   await client.send(new TagResourceCommand({ SecretId: secretId, Tags: toAwsTags(input.tags) }));
   return output.VersionId ?? input.clientRequestToken;
+}
+
+/** Rewrites the tags that describe a secret's certificate, without a new version. */
+export async function tagSecret(
+  client: SecretsManagerClient,
+  secretId: string,
+  tags: SecretTags,
+): Promise<void> {
+  await client.send(new TagResourceCommand({ SecretId: secretId, Tags: toAwsTags(tags) }));
 }

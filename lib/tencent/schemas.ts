@@ -203,6 +203,14 @@ export type CertificateDetail = z.output<typeof CertificateDetailSchema>;
 export const CompleteCertificateResponseSchema = z.object({ CertificateId: str });
 export type CompleteCertificateResponse = z.output<typeof CompleteCertificateResponseSchema>;
 
+/** DownloadCertificate: `Content` is a base64 ZIP with one folder per server type. */
+export const DownloadCertificateResponseSchema = z.object({
+  Content: str,
+  /** `application/zip`. */
+  ContentType: str,
+});
+export type DownloadCertificateResponse = z.output<typeof DownloadCertificateResponseSchema>;
+
 export const DomainVerificationResultSchema = z.object({
   Domain: str,
   VerifyType: str,

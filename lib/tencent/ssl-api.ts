@@ -9,6 +9,8 @@ import {
   CompleteCertificateResponseSchema,
   type DescribeCertificatesResponse,
   DescribeCertificatesResponseSchema,
+  type DownloadCertificateResponse,
+  DownloadCertificateResponseSchema,
   type InvalidListItem,
 } from './schemas.js';
 
@@ -142,6 +144,20 @@ export class TencentSslApi {
       CertificateDetailSchema,
     );
     return { ...data, CertificatePrivateKey: null };
+  }
+
+  /**
+   * The certificate as Tencent's console offers it for download: a base64 ZIP with a folder per
+   * server type (the chain and the private key included). Its own 10 requests/second budget:
+   * the client paces every action separately.
+   */
+  async downloadCertificate(certificateId: string): Promise<DownloadCertificateResponse> {
+    const { data } = await this.client.call(
+      'DownloadCertificate',
+      { CertificateId: certificateId },
+      DownloadCertificateResponseSchema,
+    );
+    return data;
   }
 
   /** Asks the CA to check the domain validation now. */

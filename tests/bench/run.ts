@@ -4,12 +4,14 @@
  * bundles. Exits non-zero when a target is missed.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { CertificateStore } from '../../infra/local/certificate-store.js';
 import { motoEnv, startMoto } from '../../infra/local/moto.js';
+import { createTestPki } from '../../infra/local/pki.js';
 import { startTencentServer } from '../../infra/local/tencent-server.js';
 import type { WorkerResult } from './figures.js';
 import { seedScenario, zonesFor } from './scenario.js';
@@ -100,10 +102,14 @@ async function measureSync(pending: number): Promise<Measured> {
     rateLimit: RATE,
     latencyMs: LATENCY,
   });
+  // The worker exports only what chains to a root it trusts: the store's CA, given as Node's extra CA.
+  const caFile = join(tmpdir(), `tencent-ssl-sync-bench-ca-${process.pid}.pem`);
+  writeFileSync(caFile, (await createTestPki()).rootPem);
   try {
     const runEnv = {
       ...process.env,
       ...env,
+      NODE_EXTRA_CA_CERTS: caFile,
       TENCENTCLOUD_SSL_ENDPOINT: server.url,
       TENCENTCLOUD_SSL_ALLOW_HTTP: 'true',
       TENCENTCLOUD_SECRET_ID: CREDENTIALS.secretId,
@@ -145,6 +151,7 @@ async function measureSync(pending: number): Promise<Measured> {
       tencentCalls: [countActions(requests.slice(0, split)), countActions(requests.slice(split))],
     };
   } finally {
+    rmSync(caFile, { force: true });
     await server.close();
     await moto.stop();
   }

@@ -1,18 +1,23 @@
 import { CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
 import {
   GetSecretValueCommand,
+  ListSecretsCommand,
   ListSecretVersionIdsCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CertificateStore } from '../../infra/local/certificate-store.js';
+import { createTestPki } from '../../infra/local/pki.js';
 import { type LocalTencentServer, startTencentServer } from '../../infra/local/tencent-server.js';
 import { main } from '../../lib/cli.js';
 import { loadConfig } from '../../lib/config.js';
 import { exportSqsBatch } from '../../lib/export-batch.js';
 import { createRuntime } from '../../lib/runtime.js';
 import type { SyncReport } from '../../lib/sync-types.js';
+import { TencentClient } from '../../lib/tencent/client.js';
+import { TencentSslApi } from '../../lib/tencent/ssl-api.js';
 import { type MotoServer, motoEnv, startMoto } from '../helpers/moto.js';
 
 const CREDENTIALS = {
@@ -39,6 +44,11 @@ async function sync(extraEnv: Record<string, string> = {}): Promise<{ code: numb
 async function secretJson(name: string): Promise<Record<string, unknown>> {
   const out = await secrets.send(new GetSecretValueCommand({ SecretId: name }));
   return JSON.parse(String(out.SecretString)) as Record<string, unknown>;
+}
+
+async function secretNames(): Promise<string[]> {
+  const out = await secrets.send(new ListSecretsCommand({ MaxResults: 100 }));
+  return (out.SecretList ?? []).map((s) => String(s.Name)).sort();
 }
 
 async function versionCount(name: string): Promise<number> {
@@ -217,5 +227,127 @@ describe('export Lambda handler', () => {
       certificates: [{ certificateId: issued.CertificateId, result: 'unchanged' }],
     });
     await expect(handler({ unexpected: true }, context)).rejects.toThrow(/unsupported export event/);
+  });
+});
+
+describe('trust', () => {
+  it('completes a leaf-only certificate from DownloadCertificate', async () => {
+    const issued = await store.addIssued({
+      domain: 'leaf.example.com',
+      chain: 'leaf-only',
+      archive: { layout: 'domain-folders' },
+    });
+    const pki = await createTestPki();
+    tencent.stats.reset();
+
+    const run = await sync();
+
+    expect(
+      run.report.certificates.find((c) => c.certificateId === issued.CertificateId)?.export,
+    ).toMatchObject({
+      result: 'created',
+    });
+    expect(tencent.stats.count('DownloadCertificate')).toBe(1);
+    const value = await secretJson('tencent-ssl/leaf.example.com');
+    expect(pemBlocks(String(issued.CertificatePublicKey))).toHaveLength(1);
+    expect(value.chain).toBe(pki.intermediatePem);
+    expect(value.fullchain).toBe(
+      `${pemBlocks(String(issued.CertificatePublicKey))[0]}${pki.intermediatePem}`,
+    );
+  });
+
+  it('refuses an untrusted certificate that expires later and keeps the trusted one in the secret', async () => {
+    const genuine = await store.addIssued({ domain: 'pin.example.com', validDays: 60 });
+    expect((await sync()).code).toBe(0);
+    const untrustedCa = await createTestPki({ fresh: true });
+    const forged = await store.addIssued({ domain: 'pin.example.com', validDays: 200 });
+    const forgedLeaf = await untrustedCa.issueLeaf({
+      commonName: 'pin.example.com',
+      privateKeyPem: String(forged.CertificatePrivateKey),
+      notAfter: new Date(Date.now() + 200 * 86_400_000),
+    });
+    store.update(String(forged.CertificateId), { CertificatePublicKey: forgedLeaf.fullchainPem });
+
+    const run = await sync();
+    const again = await sync();
+
+    const byId = (report: SyncReport, id: unknown) => report.certificates.find((c) => c.certificateId === id);
+    expect(run.code).toBe(1);
+    expect(byId(run.report, forged.CertificateId)).toMatchObject({
+      outcome: 'failed',
+      export: { result: 'refused', refusal: 'untrusted-chain' },
+    });
+    expect(byId(run.report, genuine.CertificateId)?.export?.result).toBe('unchanged');
+    expect(byId(again.report, genuine.CertificateId)?.export?.result).toBe('unchanged');
+    expect((await secretJson('tencent-ssl/pin.example.com')).certificateId).toBe(genuine.CertificateId);
+    expect(await versionCount('tencent-ssl/pin.example.com')).toBe(1);
+  });
+
+  it('refuses a certificate that names a domain outside ALLOWED_DOMAINS', async () => {
+    const wide = await store.addIssued({ domain: 'wide.example.com', altNames: ['wide.example.org'] });
+
+    const run = await sync();
+
+    expect(run.report.certificates.find((c) => c.certificateId === wide.CertificateId)?.export).toMatchObject(
+      {
+        result: 'refused',
+        refusal: 'name-outside-allow-list',
+        reason: expect.stringContaining('wide.example.org'),
+      },
+    );
+    expect(await secretNames()).not.toContain('tencent-ssl/wide.example.com');
+  });
+
+  it('gives two certificates of one domain with different names a secret each, stable across runs', async () => {
+    const narrow = await store.addIssued({ domain: 'two.example.com' });
+    await sync();
+    const broad = await store.addIssued({ domain: 'two.example.com', altNames: ['api.two.example.com'] });
+
+    await sync();
+    const rerun = await sync();
+
+    const names = (await secretNames()).filter((name) => name.startsWith('tencent-ssl/two.example.com'));
+    expect(names).toEqual([
+      'tencent-ssl/two.example.com',
+      expect.stringMatching(/^tencent-ssl\/two\.example\.com\+[0-9a-f]{8}$/),
+    ]);
+    expect((await secretJson('tencent-ssl/two.example.com')).certificateId).toBe(broad.CertificateId);
+    expect((await secretJson(names[1] as string)).certificateId).toBe(narrow.CertificateId);
+    for (const id of [narrow.CertificateId, broad.CertificateId]) {
+      expect(rerun.report.certificates.find((c) => c.certificateId === id)?.export?.result).toBe('unchanged');
+    }
+  });
+});
+
+describe('DownloadCertificate on the local server', () => {
+  it('answers a ZIP of server folders holding the chain and the key, and refuses a pending certificate', async () => {
+    const client = new TencentClient({ endpoint: tencent.url, credentials: CREDENTIALS });
+    const api = new TencentSslApi(client);
+    const issued = await store.addIssued({ domain: 'zip.example.com', chain: 'leaf-only' });
+    const pending = store.addPending({ domain: 'later.example.com' });
+
+    const answer = await api.downloadCertificate(String(issued.CertificateId));
+    const refused = await api
+      .downloadCertificate(String(pending.CertificateId))
+      .catch((error: unknown) => error);
+    await client.close();
+
+    expect(answer.ContentType).toBe('application/zip');
+    const files = unzipSync(new Uint8Array(Buffer.from(String(answer.Content), 'base64')));
+    expect(Object.keys(files).sort()).toEqual([
+      'Apache/1_root_bundle.crt',
+      'Apache/2_zip.example.com.crt',
+      'Apache/3_zip.example.com.key',
+      'IIS/keystorePass.txt',
+      'IIS/zip.example.com.pfx',
+      'Nginx/1_zip.example.com_bundle.crt',
+      'Nginx/2_zip.example.com.key',
+      'Tomcat/keystorePass.txt',
+      'Tomcat/zip.example.com.jks',
+    ]);
+    expect(
+      pemBlocks(Buffer.from(files['Nginx/1_zip.example.com_bundle.crt'] as Uint8Array).toString()),
+    ).toHaveLength(2);
+    expect(refused).toMatchObject({ code: 'FailedOperation.InvalidCertificateStatusCode' });
   });
 });

@@ -10,16 +10,27 @@ import {
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type ArchiveLayout, buildCertificateArchive } from '../../infra/local/certificate-archive.js';
 import { createTestPki, type IssuedLeaf, type TestPki } from '../../infra/local/pki.js';
-import { type ExportDeps, exportCertificates, exportViaQueue, planExports } from '../../lib/export.js';
+import {
+  type ExportDeps,
+  type ExportReport,
+  exportCertificates,
+  exportViaQueue,
+  planExports,
+} from '../../lib/export.js';
 import { exportSqsBatch } from '../../lib/export-batch.js';
 import { silentLogger } from '../../lib/logger.js';
+import { nameSetDigest } from '../../lib/secrets/naming.js';
+import { trustAnchorsFrom } from '../../lib/secrets/trust.js';
 import { enqueueExports } from '../../lib/sqs/export-queue.js';
+import { TencentApiError } from '../../lib/tencent/errors.js';
 import {
   type CertificateDetail,
   CertificateDetailSchema,
   type CertificateListItem,
   CertificateListItemSchema,
+  type DownloadCertificateResponse,
   formatTencentTime,
 } from '../../lib/tencent/schemas.js';
 import type { ListCertificatesOptions } from '../../lib/tencent/ssl-api.js';
@@ -29,31 +40,47 @@ const secrets = mockClient(SecretsManagerClient);
 const sqs = mockClient(SQSClient);
 const NOW = new Date('2026-11-28T00:00:00Z');
 const DAY = 24 * 3600 * 1000;
+const ARN_PREFIX = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:';
 
 let pki: TestPki;
+/** A CA nobody trusts: what a certificate uploaded from elsewhere looks like. */
 let otherPki: TestPki;
 
 interface FakeIssued {
   id: string;
   domain: string;
   leaf: IssuedLeaf;
-  /** Overrides of the detail fields (broken chains, missing keys…). */
+  /** Further names, as DescribeCertificates lists them (the main domain is added). */
+  altNames?: string[];
+  /** `CertificatePublicKey` holds the leaf only; the archive has the chain. */
+  leafOnly?: boolean;
+  /** DownloadCertificate's answer instead of the archive built from `leaf`. */
+  download?: DownloadCertificateResponse | Error;
+  layout?: ArchiveLayout;
+  /** Overrides of the detail fields (keys of others, missing keys…). */
   detail?: Record<string, unknown>;
+  /** DescribeCertificateDetail fails with this error. */
+  detailError?: Error;
   status?: number;
 }
 
+/** Answers like TencentSslApi (outputs of the same schemas) and records the reads. */
 class FakeTencent {
   detailCalls: string[] = [];
+  downloadCalls: string[] = [];
+  listCalls: ListCertificatesOptions[] = [];
   constructor(readonly certs: FakeIssued[]) {}
   item(c: FakeIssued): CertificateListItem {
     return CertificateListItemSchema.parse({
       CertificateId: c.id,
       Domain: c.domain,
+      SubjectAltName: [c.domain, ...(c.altNames ?? [])],
       Status: c.status ?? 1,
       CertEndTime: formatTencentTime(c.leaf.notAfter),
     });
   }
   async listCertificates(options: ListCertificatesOptions = {}): Promise<CertificateListItem[]> {
+    this.listCalls.push(options);
     return this.certs
       .filter((c) => !options.ids || options.ids.includes(c.id))
       .filter((c) => !options.statuses || options.statuses.includes(c.status ?? 1))
@@ -61,16 +88,39 @@ class FakeTencent {
   }
   async describeCertificateDetail(id: string): Promise<CertificateDetail> {
     this.detailCalls.push(id);
-    const c = this.certs.find((x) => x.id === id);
-    if (!c) throw new Error('unknown');
+    const c = this.cert(id);
+    if (c.detailError) throw c.detailError;
     return CertificateDetailSchema.parse({
       CertificateId: c.id,
       Domain: c.domain,
+      SubjectAltName: c.altNames ?? [],
       Status: 1,
-      CertificatePublicKey: c.leaf.fullchainPem.replaceAll('\n', '\r\n'),
+      CertificatePublicKey: (c.leafOnly ? c.leaf.certificatePem : c.leaf.fullchainPem).replaceAll(
+        '\n',
+        '\r\n',
+      ),
       CertificatePrivateKey: c.leaf.privateKeyPem,
       ...c.detail,
     });
+  }
+  async downloadCertificate(id: string): Promise<DownloadCertificateResponse> {
+    this.downloadCalls.push(id);
+    const c = this.cert(id);
+    if (c.download instanceof Error) throw c.download;
+    if (c.download) return c.download;
+    const zip = buildCertificateArchive({
+      domain: c.domain,
+      certificatePem: c.leaf.certificatePem,
+      chainPem: c.leaf.chainPem,
+      privateKeyPem: c.leaf.privateKeyPem,
+      layout: c.layout ?? 'server-folders',
+    });
+    return { Content: Buffer.from(zip).toString('base64'), ContentType: 'application/zip' };
+  }
+  cert(id: string): FakeIssued {
+    const c = this.certs.find((x) => x.id === id);
+    if (!c) throw new Error(`unknown certificate ${id}`);
+    return c;
   }
 }
 
@@ -90,21 +140,52 @@ async function leaf(
 const fingerprintOf = (l: IssuedLeaf) =>
   new X509Certificate(l.certificatePem).fingerprint256.replaceAll(':', '').toLowerCase();
 
-function managedEntry(name: string, tags: Record<string, string>, version = 'v-old'): SecretListEntry {
+// Secrets Manager as a map, behind aws-sdk-client-mock: runs see what earlier runs wrote.
+type AwsTag = { Key: string; Value: string };
+interface StoredSecret {
+  name: string;
+  tags: Map<string, string>;
+  versions: Array<{ id: string; value: string }>;
+}
+let stored: Map<string, StoredSecret>;
+
+const arnOf = (name: string) => `${ARN_PREFIX}${name}-AbCdEf`;
+
+function entryOf(secret: StoredSecret): SecretListEntry {
+  const current = secret.versions.at(-1);
   return {
-    Name: name,
-    ARN: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${name}-AbCdEf`,
-    Tags: [
-      { Key: 'managed-by', Value: 'tencent-ssl-sync' },
-      ...Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
-    ],
-    SecretVersionsToStages: { [version]: ['AWSCURRENT'] },
+    Name: secret.name,
+    ARN: arnOf(secret.name),
+    Tags: [...secret.tags].map(([Key, Value]) => ({ Key, Value })),
+    SecretVersionsToStages: current ? { [current.id]: ['AWSCURRENT'] } : {},
   };
 }
 
-function givenSecrets(...entries: SecretListEntry[]) {
-  secrets.on(ListSecretsCommand).resolves({ SecretList: entries });
+function byArn(arn: string | undefined): StoredSecret {
+  const secret = [...stored.values()].find((s) => arnOf(s.name) === arn);
+  if (!secret) throw Object.assign(new Error('not found'), { name: 'ResourceNotFoundException' });
+  return secret;
 }
+
+/** A managed secret as this version writes it: verified, with its name-set digest. */
+function givenSecret(
+  name: string,
+  held: { id: string; leaf: IssuedLeaf; names: string[] },
+  overrides: { trusted?: boolean; namesDigest?: boolean } = {},
+) {
+  const tags = new Map([
+    ['managed-by', 'tencent-ssl-sync'],
+    ['tencent-ssl-sync:certificate-id', held.id],
+    ['tencent-ssl-sync:not-after', held.leaf.notAfter.toISOString()],
+    ['tencent-ssl-sync:fingerprint-sha256', fingerprintOf(held.leaf)],
+  ]);
+  if (overrides.namesDigest !== false) tags.set('tencent-ssl-sync:names-sha256', nameSetDigest(held.names));
+  if (overrides.trusted !== false) tags.set('tencent-ssl-sync:trust', 'verified');
+  stored.set(name, { name, tags, versions: [{ id: 'v-old', value: '{}' }] });
+}
+
+const storedValue = (name: string) =>
+  JSON.parse(stored.get(name)?.versions.at(-1)?.value ?? 'null') as Record<string, unknown> | null;
 
 function deps(tencent: FakeTencent, settings: Partial<ExportDeps['settings']> = {}): ExportDeps {
   return {
@@ -112,9 +193,18 @@ function deps(tencent: FakeTencent, settings: Partial<ExportDeps['settings']> = 
     secrets: new SecretsManagerClient({ region: 'us-east-1' }),
     clock: new FakeClock(NOW.getTime()),
     logger: silentLogger,
-    settings: { nameTemplate: 'tencent-ssl/{domain}', dryRun: false, ...settings },
+    trust: () => trustAnchorsFrom([pki.rootPem], 'the test root'),
+    settings: {
+      nameTemplate: 'tencent-ssl/{domain}',
+      dryRun: false,
+      allowedDomains: ['example.com'],
+      ...settings,
+    },
   };
 }
+
+const resultsOf = (report: ExportReport) =>
+  Object.fromEntries(report.certificates.map((c) => [c.certificateId, c.result]));
 
 beforeAll(async () => {
   pki = await createTestPki();
@@ -124,14 +214,33 @@ beforeAll(async () => {
 beforeEach(() => {
   secrets.reset();
   sqs.reset();
-  givenSecrets();
+  stored = new Map();
+  secrets.on(ListSecretsCommand).callsFake(async () => ({ SecretList: [...stored.values()].map(entryOf) }));
   secrets
     .on(CreateSecretCommand)
-    .callsFake(async (input: { ClientRequestToken: string }) => ({ VersionId: input.ClientRequestToken }));
+    .callsFake(
+      async (input: { Name: string; SecretString: string; ClientRequestToken: string; Tags: AwsTag[] }) => {
+        if (stored.has(input.Name))
+          throw Object.assign(new Error('exists'), { name: 'ResourceExistsException' });
+        stored.set(input.Name, {
+          name: input.Name,
+          tags: new Map(input.Tags.map((t) => [t.Key, t.Value])),
+          versions: [{ id: input.ClientRequestToken, value: input.SecretString }],
+        });
+        return { VersionId: input.ClientRequestToken };
+      },
+    );
   secrets
     .on(PutSecretValueCommand)
-    .callsFake(async (input: { ClientRequestToken: string }) => ({ VersionId: input.ClientRequestToken }));
-  secrets.on(TagResourceCommand).resolves({});
+    .callsFake(async (input: { SecretId: string; SecretString: string; ClientRequestToken: string }) => {
+      byArn(input.SecretId).versions.push({ id: input.ClientRequestToken, value: input.SecretString });
+      return { VersionId: input.ClientRequestToken };
+    });
+  secrets.on(TagResourceCommand).callsFake(async (input: { SecretId: string; Tags: AwsTag[] }) => {
+    const secret = byArn(input.SecretId);
+    for (const tag of input.Tags) secret.tags.set(tag.Key, tag.Value);
+    return {};
+  });
 });
 
 describe('exportCertificates', () => {
@@ -154,6 +263,8 @@ describe('exportCertificates', () => {
         { Key: 'tencent-ssl-sync:domain', Value: 'www.example.com' },
         { Key: 'tencent-ssl-sync:not-after', Value: l.notAfter.toISOString() },
         { Key: 'tencent-ssl-sync:fingerprint-sha256', Value: fingerprint },
+        { Key: 'tencent-ssl-sync:names-sha256', Value: nameSetDigest(['www.example.com']) },
+        { Key: 'tencent-ssl-sync:trust', Value: 'verified' },
       ],
     });
     expect(input?.KmsKeyId).toBeUndefined();
@@ -205,19 +316,13 @@ describe('exportCertificates', () => {
   it('puts a new version when the secret holds an older certificate', async () => {
     const old = await leaf('www.example.com', { daysLeft: 10 });
     const renewed = await leaf('www.example.com', { daysLeft: 85 });
-    givenSecrets(
-      managedEntry('tencent-ssl/www.example.com', {
-        'tencent-ssl-sync:certificate-id': 'old1',
-        'tencent-ssl-sync:not-after': old.notAfter.toISOString(),
-        'tencent-ssl-sync:fingerprint-sha256': fingerprintOf(old),
-      }),
-    );
+    givenSecret('tencent-ssl/www.example.com', { id: 'old1', leaf: old, names: ['www.example.com'] });
     const report = await exportCertificates(
       deps(new FakeTencent([{ id: 'new1', domain: 'www.example.com', leaf: renewed }])),
     );
     expect(secrets.commandCalls(CreateSecretCommand)).toHaveLength(0);
     expect(secrets.commandCalls(PutSecretValueCommand)[0]?.args[0].input).toMatchObject({
-      SecretId: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tencent-ssl/www.example.com-AbCdEf',
+      SecretId: arnOf('tencent-ssl/www.example.com'),
       ClientRequestToken: fingerprintOf(renewed),
     });
     expect(secrets.commandCalls(TagResourceCommand)[0]?.args[0].input.Tags).toContainEqual({
@@ -229,29 +334,21 @@ describe('exportCertificates', () => {
 
   it('writes and reads nothing when the secret already holds the certificate', async () => {
     const l = await leaf('www.example.com');
-    givenSecrets(
-      managedEntry(
-        'tencent-ssl/www.example.com',
-        {
-          'tencent-ssl-sync:certificate-id': 'cert1',
-          'tencent-ssl-sync:not-after': l.notAfter.toISOString(),
-          'tencent-ssl-sync:fingerprint-sha256': fingerprintOf(l),
-        },
-        'v-current',
-      ),
-    );
+    givenSecret('tencent-ssl/www.example.com', { id: 'cert1', leaf: l, names: ['www.example.com'] });
     const tencent = new FakeTencent([{ id: 'cert1', domain: 'www.example.com', leaf: l }]);
     const report = await exportCertificates(deps(tencent));
     expect(tencent.detailCalls).toEqual([]);
     expect(secrets.commandCalls(CreateSecretCommand)).toHaveLength(0);
     expect(secrets.commandCalls(PutSecretValueCommand)).toHaveLength(0);
+    expect(secrets.commandCalls(TagResourceCommand)).toHaveLength(0);
     expect(secrets.commandCalls(ListSecretsCommand)).toHaveLength(1);
-    expect(report.certificates[0]).toMatchObject({ result: 'unchanged', versionId: 'v-current' });
+    expect(report.certificates[0]).toMatchObject({ result: 'unchanged', versionId: 'v-old' });
   });
 
   it('retries a put with the same token, so a second attempt makes no second version', async () => {
+    const old = await leaf('www.example.com', { daysLeft: 10 });
     const l = await leaf('www.example.com');
-    givenSecrets(managedEntry('tencent-ssl/www.example.com', { 'tencent-ssl-sync:certificate-id': 'old' }));
+    givenSecret('tencent-ssl/www.example.com', { id: 'old', leaf: old, names: ['www.example.com'] });
     secrets
       .on(TagResourceCommand)
       .rejectsOnce(Object.assign(new Error('rate exceeded'), { name: 'ThrottlingException' }))
@@ -265,10 +362,8 @@ describe('exportCertificates', () => {
     expect(second.certificates[0]?.result).toBe('updated');
     const tokens = secrets.commandCalls(PutSecretValueCommand).map((c) => c.args[0].input.ClientRequestToken);
     expect(tokens).toEqual([fingerprintOf(l), fingerprintOf(l)]);
-    expect(secrets.commandCalls(PutSecretValueCommand).map((c) => c.args[0].input.SecretString)).toEqual([
-      secrets.commandCalls(PutSecretValueCommand)[0]?.args[0].input.SecretString,
-      secrets.commandCalls(PutSecretValueCommand)[0]?.args[0].input.SecretString,
-    ]);
+    const values = secrets.commandCalls(PutSecretValueCommand).map((c) => c.args[0].input.SecretString);
+    expect(values[1]).toBe(values[0]);
   });
 
   it('lets the certificate that expires last win a shared secret', async () => {
@@ -290,56 +385,19 @@ describe('exportCertificates', () => {
   it('never moves a secret back to a certificate that expires earlier', async () => {
     const held = await leaf('www.example.com', { daysLeft: 85 });
     const older = await leaf('www.example.com', { daysLeft: 20 });
-    givenSecrets(
-      managedEntry('tencent-ssl/www.example.com', {
-        'tencent-ssl-sync:certificate-id': 'renewal',
-        'tencent-ssl-sync:not-after': held.notAfter.toISOString(),
-        'tencent-ssl-sync:fingerprint-sha256': fingerprintOf(held),
-      }),
-    );
-    const report = await exportCertificates(
-      deps(new FakeTencent([{ id: 'older', domain: 'www.example.com', leaf: older }])),
-    );
+    givenSecret('tencent-ssl/www.example.com', { id: 'renewal', leaf: held, names: ['www.example.com'] });
+    const tencent = new FakeTencent([{ id: 'older', domain: 'www.example.com', leaf: older }]);
+    const report = await exportCertificates(deps(tencent));
+    expect(tencent.detailCalls).toEqual([]);
     expect(secrets.commandCalls(PutSecretValueCommand)).toHaveLength(0);
     expect(report.certificates[0]).toMatchObject({ result: 'kept-newer' });
-  });
-
-  it.each([
-    ['a missing private key', { CertificatePrivateKey: null }, 'no-private-key', /private key/],
-    ['a private key of another certificate', 'other-key', 'invalid', /does not belong/],
-    ['a chain from another CA', 'other-chain', 'invalid', /not signed by/],
-    ['an expired leaf', 'expired', 'invalid', /expired/],
-  ])('reports %s and writes nothing', async (_label, broken, result, reason) => {
-    const l = await leaf('www.example.com');
-    let detail: Record<string, unknown> | undefined;
-    let certLeaf = l;
-    if (broken === 'other-key')
-      detail = { CertificatePrivateKey: (await leaf('www.example.com')).privateKeyPem };
-    else if (broken === 'other-chain') {
-      detail = {
-        CertificatePublicKey: `${l.certificatePem}${(await leaf('x.example.com', { from: otherPki })).chainPem}`,
-      };
-    } else if (broken === 'expired') certLeaf = await leaf('www.example.com', { daysLeft: -1 });
-    else detail = broken as Record<string, unknown>;
-    const report = await exportCertificates(
-      deps(
-        new FakeTencent([
-          { id: 'bad', domain: 'www.example.com', leaf: certLeaf, ...(detail ? { detail } : {}) },
-        ]),
-      ),
-    );
-    expect(secrets.commandCalls(CreateSecretCommand)).toHaveLength(0);
-    expect(report.certificates[0]).toMatchObject({ result, reason: expect.stringMatching(reason as RegExp) });
-    expect(JSON.stringify(report)).not.toContain('PRIVATE KEY');
   });
 
   it('writes nothing in a dry run but says what it would write', async () => {
     const l = await leaf('www.example.com');
     const report = await exportCertificates(
       deps(new FakeTencent([{ id: 'cert1', domain: 'www.example.com', leaf: l }])),
-      {
-        dryRun: true,
-      },
+      { dryRun: true },
     );
     expect(secrets.commandCalls(CreateSecretCommand)).toHaveLength(0);
     expect(report).toMatchObject({ dryRun: true, certificates: [{ result: 'created' }] });
@@ -349,14 +407,406 @@ describe('exportCertificates', () => {
     const l = await leaf('www.example.com');
     const report = await exportCertificates(
       deps(new FakeTencent([{ id: 'pend', domain: 'www.example.com', leaf: l, status: 4 }])),
-      {
-        certificateIds: ['pend', 'gone'],
-      },
+      { certificateIds: ['pend', 'gone'] },
     );
     expect(report.certificates.map((c) => [c.certificateId, c.result])).toEqual([
       ['gone', 'not-found'],
       ['pend', 'not-issued'],
     ]);
+  });
+
+  it('reports a certificate without a private key at Tencent and writes nothing', async () => {
+    const l = await leaf('www.example.com');
+    const report = await exportCertificates(
+      deps(
+        new FakeTencent([
+          { id: 'nokey', domain: 'www.example.com', leaf: l, detail: { CertificatePrivateKey: null } },
+        ]),
+      ),
+    );
+    expect(stored.size).toBe(0);
+    expect(report.certificates[0]).toMatchObject({ result: 'no-private-key', reason: /private key/ });
+  });
+});
+
+describe('exportCertificates: leaf-only CertificatePublicKey', () => {
+  it.each<ArchiveLayout>(['server-folders', 'domain-folders'])(
+    'completes the chain from the DownloadCertificate archive (%s layout)',
+    async (layout) => {
+      const l = await leaf('www.example.com');
+      const tencent = new FakeTencent([
+        { id: 'lo1', domain: 'www.example.com', leaf: l, leafOnly: true, layout },
+      ]);
+
+      const report = await exportCertificates(deps(tencent));
+
+      expect(tencent.downloadCalls).toEqual(['lo1']);
+      expect(report.certificates[0]).toMatchObject({ result: 'created' });
+      expect(storedValue('tencent-ssl/www.example.com')).toMatchObject({
+        certificate: l.certificatePem,
+        chain: pki.intermediatePem,
+        fullchain: l.certificatePem + pki.intermediatePem,
+      });
+    },
+  );
+
+  it('does not download when CertificatePublicKey already chains to a trusted root', async () => {
+    const l = await leaf('www.example.com');
+    const tencent = new FakeTencent([{ id: 'full', domain: 'www.example.com', leaf: l }]);
+
+    await exportCertificates(deps(tencent));
+
+    expect(tencent.downloadCalls).toEqual([]);
+  });
+
+  it('refuses the certificate when the archive lacks the intermediate too', async () => {
+    const l = await leaf('www.example.com');
+    const zip = buildCertificateArchive({
+      domain: 'www.example.com',
+      certificatePem: l.certificatePem,
+      chainPem: '',
+      privateKeyPem: l.privateKeyPem,
+      layout: 'server-folders',
+    });
+    const tencent = new FakeTencent([
+      {
+        id: 'lo2',
+        domain: 'www.example.com',
+        leaf: l,
+        leafOnly: true,
+        download: { Content: Buffer.from(zip).toString('base64'), ContentType: 'application/zip' },
+      },
+    ]);
+
+    const report = await exportCertificates(deps(tencent));
+
+    expect(stored.size).toBe(0);
+    expect(report.certificates[0]).toMatchObject({
+      result: 'refused',
+      refusal: 'untrusted-chain',
+      reason: expect.stringContaining('nor in CertificatePublicKey or the DownloadCertificate archive'),
+    });
+  });
+
+  it('refuses the certificate, saying why, when the archive is not a ZIP', async () => {
+    const l = await leaf('www.example.com');
+    const tencent = new FakeTencent([
+      {
+        id: 'lo3',
+        domain: 'www.example.com',
+        leaf: l,
+        leafOnly: true,
+        download: { Content: Buffer.from('not a zip').toString('base64'), ContentType: 'application/zip' },
+      },
+    ]);
+
+    const report = await exportCertificates(deps(tencent));
+
+    expect(report.certificates[0]).toMatchObject({
+      result: 'refused',
+      refusal: 'untrusted-chain',
+      reason: expect.stringContaining('the DownloadCertificate archive could not be used'),
+    });
+  });
+
+  it('leaves the certificate for the next run when DownloadCertificate fails', async () => {
+    const l = await leaf('www.example.com');
+    const tencent = new FakeTencent([
+      {
+        id: 'lo4',
+        domain: 'www.example.com',
+        leaf: l,
+        leafOnly: true,
+        download: new TencentApiError({
+          code: 'InternalError',
+          message: 'busy',
+          action: 'DownloadCertificate',
+          retryable: true,
+        }),
+      },
+    ]);
+
+    const report = await exportCertificates(deps(tencent));
+
+    expect(stored.size).toBe(0);
+    expect(report.certificates[0]).toMatchObject({
+      result: 'failed',
+      reason: expect.stringContaining('busy'),
+    });
+  });
+});
+
+describe('exportCertificates: trust', () => {
+  it('refuses an untrusted certificate that expires later and exports the trusted one', async () => {
+    const genuine = await leaf('www.example.com', { daysLeft: 60 });
+    const forged = await leaf('www.example.com', { daysLeft: 89, from: otherPki });
+    const tencent = new FakeTencent([
+      { id: 'forged', domain: 'www.example.com', leaf: forged },
+      { id: 'genuine', domain: 'www.example.com', leaf: genuine },
+    ]);
+
+    const report = await exportCertificates(deps(tencent));
+
+    expect(report.certificates.find((c) => c.certificateId === 'forged')).toMatchObject({
+      result: 'refused',
+      refusal: 'untrusted-chain',
+      secretName: 'tencent-ssl/www.example.com',
+    });
+    expect(resultsOf(report).genuine).toBe('created');
+    expect(storedValue('tencent-ssl/www.example.com')?.certificateId).toBe('genuine');
+  });
+
+  it('keeps the trusted certificate in its secret when an untrusted one that expires later appears', async () => {
+    const genuine = await leaf('www.example.com', { daysLeft: 60 });
+    const forged = await leaf('www.example.com', { daysLeft: 89, from: otherPki });
+    givenSecret('tencent-ssl/www.example.com', { id: 'genuine', leaf: genuine, names: ['www.example.com'] });
+    const tencent = new FakeTencent([
+      { id: 'forged', domain: 'www.example.com', leaf: forged },
+      { id: 'genuine', domain: 'www.example.com', leaf: genuine },
+    ]);
+
+    const report = await exportCertificates(deps(tencent));
+
+    expect(resultsOf(report)).toEqual({ forged: 'refused', genuine: 'unchanged' });
+    expect(secrets.commandCalls(PutSecretValueCommand)).toHaveLength(0);
+    expect(secrets.commandCalls(TagResourceCommand)).toHaveLength(0);
+  });
+
+  it('still rolls a genuine renewal in after an untrusted certificate was refused', async () => {
+    const genuine = await leaf('www.example.com', { daysLeft: 20 });
+    const renewal = await leaf('www.example.com', { daysLeft: 85 });
+    const forged = await leaf('www.example.com', { daysLeft: 89, from: otherPki });
+    givenSecret('tencent-ssl/www.example.com', { id: 'genuine', leaf: genuine, names: ['www.example.com'] });
+    const tencent = new FakeTencent([
+      { id: 'forged', domain: 'www.example.com', leaf: forged },
+      { id: 'genuine', domain: 'www.example.com', leaf: genuine },
+    ]);
+    await exportCertificates(deps(tencent));
+
+    tencent.certs.push({ id: 'renewal', domain: 'www.example.com', leaf: renewal });
+    const report = await exportCertificates(deps(tencent));
+
+    expect(resultsOf(report)).toEqual({ forged: 'refused', renewal: 'updated', genuine: 'superseded' });
+    expect(storedValue('tencent-ssl/www.example.com')?.certificateId).toBe('renewal');
+  });
+
+  it('replaces an untrusted certificate that an older version exported, though it expires later', async () => {
+    const genuine = await leaf('www.example.com', { daysLeft: 60 });
+    const forged = await leaf('www.example.com', { daysLeft: 89, from: otherPki });
+    givenSecret(
+      'tencent-ssl/www.example.com',
+      { id: 'forged', leaf: forged, names: ['www.example.com'] },
+      { trusted: false, namesDigest: false },
+    );
+    const tencent = new FakeTencent([
+      { id: 'forged', domain: 'www.example.com', leaf: forged },
+      { id: 'genuine', domain: 'www.example.com', leaf: genuine },
+    ]);
+
+    const report = await exportCertificates(deps(tencent));
+
+    expect(resultsOf(report)).toEqual({ forged: 'refused', genuine: 'updated' });
+    expect(storedValue('tencent-ssl/www.example.com')?.certificateId).toBe('genuine');
+  });
+
+  it('verifies once, and only tags, a secret an older version wrote with the same certificate', async () => {
+    const l = await leaf('www.example.com');
+    givenSecret(
+      'tencent-ssl/www.example.com',
+      { id: 'cert1', leaf: l, names: ['www.example.com'] },
+      { trusted: false, namesDigest: false },
+    );
+    const tencent = new FakeTencent([{ id: 'cert1', domain: 'www.example.com', leaf: l }]);
+
+    const first = await exportCertificates(deps(tencent));
+    const second = await exportCertificates(deps(tencent));
+
+    expect(resultsOf(first)).toEqual({ cert1: 'unchanged' });
+    expect(resultsOf(second)).toEqual({ cert1: 'unchanged' });
+    expect(tencent.detailCalls).toEqual(['cert1']);
+    expect(secrets.commandCalls(PutSecretValueCommand)).toHaveLength(0);
+    expect(stored.get('tencent-ssl/www.example.com')?.tags.get('tencent-ssl-sync:trust')).toBe('verified');
+  });
+
+  it('refuses a certificate with a name outside ALLOWED_DOMAINS', async () => {
+    const l = await leaf('www.example.com', { altNames: ['www.example.com', 'www.example.org'] });
+    const report = await exportCertificates(
+      deps(
+        new FakeTencent([{ id: 'wide', domain: 'www.example.com', leaf: l, altNames: ['www.example.org'] }]),
+      ),
+    );
+
+    expect(stored.size).toBe(0);
+    expect(report.certificates[0]).toMatchObject({
+      result: 'refused',
+      refusal: 'name-outside-allow-list',
+      reason: expect.stringContaining('www.example.org'),
+    });
+  });
+
+  it('refuses everything while ALLOWED_DOMAINS is unset', async () => {
+    const l = await leaf('www.example.com');
+    const report = await exportCertificates(
+      deps(new FakeTencent([{ id: 'cert1', domain: 'www.example.com', leaf: l }]), {
+        allowedDomains: undefined,
+      }),
+    );
+
+    expect(stored.size).toBe(0);
+    expect(report.certificates[0]).toMatchObject({ result: 'refused', refusal: 'name-outside-allow-list' });
+  });
+
+  it('refuses a private key that belongs to another certificate', async () => {
+    const l = await leaf('www.example.com');
+    const other = await leaf('www.example.com');
+    const report = await exportCertificates(
+      deps(
+        new FakeTencent([
+          {
+            id: 'mixed',
+            domain: 'www.example.com',
+            leaf: l,
+            detail: { CertificatePrivateKey: other.privateKeyPem },
+          },
+        ]),
+      ),
+    );
+
+    expect(stored.size).toBe(0);
+    expect(report.certificates[0]).toMatchObject({
+      result: 'refused',
+      refusal: 'key-mismatch',
+      reason: expect.stringMatching(/does not belong/),
+    });
+    expect(JSON.stringify(report)).not.toContain('PRIVATE KEY');
+  });
+
+  it('refuses an expired certificate', async () => {
+    const l = await leaf('www.example.com', { daysLeft: -1 });
+    const report = await exportCertificates(
+      deps(new FakeTencent([{ id: 'old', domain: 'www.example.com', leaf: l }])),
+    );
+
+    expect(report.certificates[0]).toMatchObject({ result: 'refused', refusal: 'expired' });
+  });
+
+  it('leaves the older certificates waiting when the one that expires last cannot be read', async () => {
+    const newer = await leaf('www.example.com', { daysLeft: 85 });
+    const older = await leaf('www.example.com', { daysLeft: 30 });
+    const tencent = new FakeTencent([
+      {
+        id: 'newer',
+        domain: 'www.example.com',
+        leaf: newer,
+        detailError: new TencentApiError({
+          code: 'InternalError',
+          message: 'busy',
+          action: 'DescribeCertificateDetail',
+          retryable: true,
+        }),
+      },
+      { id: 'older', domain: 'www.example.com', leaf: older },
+    ]);
+
+    const report = await exportCertificates(deps(tencent));
+
+    expect(resultsOf(report)).toEqual({ newer: 'failed', older: 'deferred' });
+    expect(stored.size).toBe(0);
+  });
+});
+
+describe('exportCertificates: one domain, several name sets', () => {
+  const WWW = ['www.example.com'];
+  const WWW_API = ['api.example.com', 'www.example.com'];
+  const plain = 'tencent-ssl/www.example.com';
+  const suffixed = `tencent-ssl/www.example.com+${nameSetDigest(WWW).slice(0, 8)}`;
+
+  async function lines() {
+    return {
+      broad: {
+        id: 'broad',
+        domain: 'www.example.com',
+        altNames: ['api.example.com'],
+        leaf: await leaf('www.example.com', { altNames: WWW_API, daysLeft: 40 }),
+      },
+      narrow: {
+        id: 'narrow',
+        domain: 'www.example.com',
+        leaf: await leaf('www.example.com', { daysLeft: 80 }),
+      },
+    };
+  }
+
+  function layout() {
+    return Object.fromEntries([...stored.values()].map((s) => [s.name, storedValue(s.name)?.certificateId]));
+  }
+
+  it('gives the plain secret to the broader name set and the other its own secret', async () => {
+    const { broad, narrow } = await lines();
+    const report = await exportCertificates(deps(new FakeTencent([narrow, broad])));
+
+    expect(layout()).toEqual({ [plain]: 'broad', [suffixed]: 'narrow' });
+    expect(report.certificates.find((c) => c.certificateId === 'narrow')?.secretName).toBe(suffixed);
+  });
+
+  it('ends in the same secrets whichever certificate arrives first, and reruns write nothing', async () => {
+    const { broad, narrow } = await lines();
+    const tencent = new FakeTencent([narrow]);
+    await exportCertificates(deps(tencent));
+    expect(layout()).toEqual({ [plain]: 'narrow' });
+
+    tencent.certs.push(broad);
+    const moved = await exportCertificates(deps(tencent));
+    expect(resultsOf(moved)).toEqual({ broad: 'updated', narrow: 'created' });
+    expect(layout()).toEqual({ [plain]: 'broad', [suffixed]: 'narrow' });
+
+    const writes = () =>
+      secrets.commandCalls(PutSecretValueCommand).length + secrets.commandCalls(CreateSecretCommand).length;
+    const before = writes();
+    const rerun = await exportCertificates(deps(tencent));
+    expect(resultsOf(rerun)).toEqual({ broad: 'unchanged', narrow: 'unchanged' });
+    expect(writes()).toBe(before);
+
+    // The other order of arrival.
+    stored.clear();
+    const reversed = new FakeTencent([broad]);
+    await exportCertificates(deps(reversed));
+    reversed.certs.push(narrow);
+    await exportCertificates(deps(reversed));
+    expect(layout()).toEqual({ [plain]: 'broad', [suffixed]: 'narrow' });
+  });
+
+  it('does not let an untrusted certificate with more names take the plain secret', async () => {
+    const { narrow } = await lines();
+    const forged = {
+      id: 'forged',
+      domain: 'www.example.com',
+      altNames: ['api.example.com', 'pay.example.com'],
+      leaf: await leaf('www.example.com', {
+        altNames: ['www.example.com', 'api.example.com', 'pay.example.com'],
+        from: otherPki,
+      }),
+    };
+    const tencent = new FakeTencent([forged, narrow]);
+
+    const first = await exportCertificates(deps(tencent));
+    const second = await exportCertificates(deps(tencent));
+
+    expect(layout()).toEqual({ [plain]: 'narrow' });
+    expect(resultsOf(first)).toEqual({ forged: 'refused', narrow: 'created' });
+    expect(resultsOf(second)).toEqual({ forged: 'refused', narrow: 'unchanged' });
+  });
+
+  it('lists every issued certificate before an export asked for one, so the secret names agree', async () => {
+    const { broad, narrow } = await lines();
+    const tencent = new FakeTencent([broad, narrow]);
+
+    const report = await exportCertificates(deps(tencent), { certificateIds: ['narrow'] });
+
+    expect(report.certificates).toEqual([
+      expect.objectContaining({ certificateId: 'narrow', result: 'created', secretName: suffixed }),
+    ]);
+    expect(layout()).toEqual({ [suffixed]: 'narrow' });
   });
 });
 
@@ -366,7 +816,10 @@ describe('planExports', () => {
     const decisions = planExports(
       [item],
       new Map([
-        ['tencent-ssl/x.example.com', { name: 'tencent-ssl/x.example.com', arn: 'arn', certificateId: 'a' }],
+        [
+          'tencent-ssl/x.example.com',
+          { name: 'tencent-ssl/x.example.com', arn: 'arn', certificateId: 'a', trusted: true },
+        ],
       ]),
       'tencent-ssl/{domain}',
     );
@@ -394,13 +847,7 @@ describe('export queue', () => {
   it('queues only the certificates whose secret is missing or stale', async () => {
     const fresh = await leaf('a.example.com');
     const held = await leaf('b.example.com');
-    givenSecrets(
-      managedEntry('tencent-ssl/b.example.com', {
-        'tencent-ssl-sync:certificate-id': 'b',
-        'tencent-ssl-sync:not-after': held.notAfter.toISOString(),
-        'tencent-ssl-sync:fingerprint-sha256': fingerprintOf(held),
-      }),
-    );
+    givenSecret('tencent-ssl/b.example.com', { id: 'b', leaf: held, names: ['b.example.com'] });
     const tencent = new FakeTencent([
       { id: 'a', domain: 'a.example.com', leaf: fresh },
       { id: 'b', domain: 'b.example.com', leaf: held },
@@ -435,6 +882,7 @@ describe('exportSqsBatch', () => {
         leaf: await leaf('c.example.com'),
         detail: { CertificatePrivateKey: null },
       },
+      { id: 'forged', domain: 'd.example.com', leaf: await leaf('d.example.com', { from: otherPki }) },
     ]);
     const record = (messageId: string, body: string) => ({
       messageId,
@@ -447,6 +895,7 @@ describe('exportSqsBatch', () => {
       record('m3', '{"certificateId":"nokey"}'),
       record('m4', 'not json'),
       record('m5', '{"certificateId":"bad"}'),
+      record('m6', '{"certificateId":"forged"}'),
     ]);
     expect(response.batchItemFailures).toEqual([
       { itemIdentifier: 'm4' },
@@ -455,6 +904,7 @@ describe('exportSqsBatch', () => {
     ]);
     expect(report.certificates.map((c) => [c.certificateId, c.result]).sort()).toEqual([
       ['bad', 'failed'],
+      ['forged', 'refused'],
       ['good', 'created'],
       ['nokey', 'no-private-key'],
     ]);

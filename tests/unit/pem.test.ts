@@ -8,6 +8,7 @@ import {
   splitPemCertificates,
   verifyCertificateBundle,
 } from '../../lib/secrets/pem.js';
+import { type TrustAnchors, trustAnchorsFrom } from '../../lib/secrets/trust.js';
 
 const DAY_MS = 86_400_000;
 // A fixed clock: the leaves below are dated around it, so no test depends on the machine's time.
@@ -19,6 +20,8 @@ const VALID = {
 
 let pki: TestPki;
 let otherPki: TestPki;
+/** Only the test CA's root: the other CA stands for any CA Node does not trust. */
+let trust: TrustAnchors;
 let leaf: IssuedLeaf;
 let wildcardLeaf: IssuedLeaf;
 let otherLeaf: IssuedLeaf;
@@ -28,6 +31,7 @@ let futureLeaf: IssuedLeaf;
 beforeAll(async () => {
   pki = await createTestPki();
   otherPki = await createTestPki({ fresh: true });
+  trust = trustAnchorsFrom([pki.rootPem], 'the test root');
   [leaf, wildcardLeaf, otherLeaf, expiredLeaf, futureLeaf] = await Promise.all([
     pki.issueLeaf({ commonName: 'example.com', altNames: ['www.example.com'], ...VALID }),
     pki.issueLeaf({ commonName: '*.example.com', ...VALID }),
@@ -54,6 +58,8 @@ function verify(
     privateKeyPem: issued.privateKeyPem,
     domain: 'example.com',
     now: NOW,
+    trust,
+    allowedDomains: ['example.com'],
     ...overrides,
   });
 }
@@ -86,6 +92,8 @@ describe('verifyCertificateBundle', () => {
         serialNumber: leaf.serialNumber.toUpperCase(),
         fingerprintSha256: x509.fingerprint256.replaceAll(':', '').toLowerCase(),
         issuer: 'tencent-ssl-sync Local Test DV CA G1',
+        root: 'tencent-ssl-sync Local Test Root CA',
+        chainCompletedFromExtra: false,
       },
     });
   });
@@ -147,36 +155,166 @@ describe('verifyCertificateBundle', () => {
     expect(failureOf(check).problem).toBe('key-mismatch');
   });
 
-  it('rejects a leaf without its intermediate chain', () => {
+  it('refuses a leaf alone, whose chain cannot reach a trusted root', () => {
     const check = verify(leaf, { certificatePem: leaf.certificatePem });
 
     expect(failureOf(check)).toEqual({
-      problem: 'missing-chain',
+      problem: 'untrusted-chain',
       reason:
-        'CertificatePublicKey holds only the leaf certificate; the intermediate chain is missing, and servers would present an incomplete chain',
+        'no chain to a trusted root: "example.com" was issued by "tencent-ssl-sync Local Test DV CA G1", which is neither among the 1 roots of the test root nor in CertificatePublicKey',
     });
   });
 
-  it('rejects an intermediate that did not sign the leaf', () => {
-    const check = verify(leaf, { certificatePem: leaf.certificatePem + otherPki.intermediatePem });
+  it('completes a leaf-only chain from the extra certificates, in any order among unrelated ones', () => {
+    const check = verify(leaf, {
+      certificatePem: leaf.certificatePem,
+      extraCertificates: [otherPki.intermediatePem, leaf.fullchainPem + pki.rootPem, otherPki.rootPem],
+      extraSource: 'the DownloadCertificate archive',
+    });
 
-    const failure = failureOf(check);
-    expect(failure.problem).toBe('broken-chain');
-    expect(failure.reason).toContain('certificate 1 (example.com');
+    expect(check.ok && check.bundle).toMatchObject({
+      chain: pki.intermediatePem,
+      fullchain: leaf.certificatePem + pki.intermediatePem,
+      chainCompletedFromExtra: true,
+    });
   });
 
-  it('rejects a chain in the wrong order instead of reordering it', () => {
+  it('names the extra certificates in the reason when they do not complete the chain either', () => {
+    const check = verify(leaf, {
+      certificatePem: leaf.certificatePem,
+      extraCertificates: [otherPki.rootPem],
+      extraSource: 'the DownloadCertificate archive',
+    });
+
+    expect(failureOf(check).reason).toContain(
+      'nor in CertificatePublicKey or the DownloadCertificate archive',
+    );
+  });
+
+  it('refuses a complete chain from a CA that is not trusted', async () => {
+    const untrusted = await otherPki.issueLeaf({ commonName: 'example.com', ...VALID });
+
+    const check = verify(untrusted);
+
+    expect(failureOf(check)).toEqual({
+      problem: 'untrusted-chain',
+      reason:
+        'no chain to a trusted root: "tencent-ssl-sync Local Test DV CA G1" was issued by "tencent-ssl-sync Local Test Root CA", which is neither among the 1 roots of the test root nor in CertificatePublicKey',
+    });
+  });
+
+  it('refuses a chain that ends at a self-signed root of the same name as a trusted one', async () => {
+    const untrusted = await otherPki.issueLeaf({ commonName: 'example.com', ...VALID });
+
+    const check = verify(untrusted, { certificatePem: untrusted.fullchainPem + otherPki.rootPem });
+
+    // Both test CAs use the same names: only the keys tell the roots apart.
+    expect(failureOf(check)).toEqual({
+      problem: 'untrusted-chain',
+      reason:
+        '"tencent-ssl-sync Local Test Root CA" bears the name of "tencent-ssl-sync Local Test Root CA"\'s issuer, but the signature of "tencent-ssl-sync Local Test Root CA" does not verify with its key',
+    });
+  });
+
+  it('refuses a chain that ends at a self-signed root nobody trusts', async () => {
+    const untrusted = await otherPki.issueLeaf({ commonName: 'example.com', ...VALID });
+
+    const check = verify(untrusted, {
+      certificatePem: untrusted.fullchainPem + otherPki.rootPem,
+      trust: trustAnchorsFrom([], 'an empty store'),
+    });
+
+    expect(failureOf(check)).toEqual({
+      problem: 'untrusted-chain',
+      reason:
+        'the chain ends at the self-signed "tencent-ssl-sync Local Test Root CA", which is not among the 0 roots of an empty store',
+    });
+  });
+
+  it('refuses an intermediate of another CA that bears the same name as the real issuer', () => {
+    const check = verify(leaf, { certificatePem: leaf.certificatePem + otherPki.intermediatePem });
+
+    expect(failureOf(check)).toMatchObject({
+      problem: 'untrusted-chain',
+      reason: expect.stringMatching(/^no chain to a trusted root: "example.com" was issued by/),
+    });
+  });
+
+  it('refuses a chain through an intermediate that has expired', async () => {
+    const later = new Date(Date.now() + 6 * 365 * DAY_MS);
+    const lateLeaf = await pki.issueLeaf({
+      commonName: 'example.com',
+      notBefore: new Date(later.getTime() - DAY_MS),
+      notAfter: new Date(later.getTime() + 89 * DAY_MS),
+    });
+
+    const check = verify(lateLeaf, { now: later });
+
+    expect(failureOf(check)).toMatchObject({
+      problem: 'untrusted-chain',
+      reason: expect.stringContaining('is valid only from'),
+    });
+  });
+
+  it('puts the intermediates in chain order whatever order they came in, and leaves the root out', () => {
     const check = verify(leaf, {
       certificatePem: leaf.certificatePem + pki.rootPem + pki.intermediatePem,
     });
 
-    expect(failureOf(check).problem).toBe('broken-chain');
+    expect(check.ok && check.bundle.chain).toBe(pki.intermediatePem);
   });
 
-  it('accepts the self-signed root after the intermediate and keeps it in the chain', () => {
-    const check = verify(leaf, { certificatePem: leaf.fullchainPem + pki.rootPem });
+  it('takes the first block as the leaf', () => {
+    const check = verify(leaf, { certificatePem: pki.intermediatePem + leaf.certificatePem });
 
-    expect(check.ok && check.bundle.chain).toBe(pki.intermediatePem + pki.rootPem);
+    expect(failureOf(check).problem).toBe('key-mismatch');
+  });
+
+  it('refuses a certificate that names a domain outside ALLOWED_DOMAINS, listing it', async () => {
+    const wide = await pki.issueLeaf({
+      commonName: 'example.com',
+      altNames: ['www.example.com', 'www.example.org'],
+      ...VALID,
+    });
+
+    const check = verify(wide);
+
+    expect(failureOf(check)).toEqual({
+      problem: 'name-outside-allow-list',
+      reason: 'the certificate for example.com names www.example.org, outside ALLOWED_DOMAINS (example.com)',
+    });
+  });
+
+  it('allows a wildcard whose base lies under an allowed domain', async () => {
+    const deep = await pki.issueLeaf({ commonName: '*.shop.example.com', ...VALID });
+
+    const check = verify(deep, { domain: '*.shop.example.com' });
+
+    expect(check.ok).toBe(true);
+  });
+
+  it('refuses a wildcard above the allowed domain', () => {
+    const check = verify(wildcardLeaf, { domain: '*.example.com', allowedDomains: ['shop.example.com'] });
+
+    expect(failureOf(check)).toMatchObject({
+      problem: 'name-outside-allow-list',
+      reason: expect.stringContaining('names *.example.com, outside ALLOWED_DOMAINS (shop.example.com)'),
+    });
+  });
+
+  it('allows every name with ALLOWED_DOMAINS=*', () => {
+    const check = verify(leaf, { allowedDomains: '*' });
+
+    expect(check.ok).toBe(true);
+  });
+
+  it('refuses everything while ALLOWED_DOMAINS is unset', () => {
+    const check = verify(leaf, { allowedDomains: undefined });
+
+    expect(failureOf(check)).toMatchObject({
+      problem: 'name-outside-allow-list',
+      reason: expect.stringContaining('ALLOWED_DOMAINS is not set'),
+    });
   });
 
   it('rejects a leaf whose validity ended before now', () => {
@@ -275,7 +413,7 @@ describe('verifyCertificateBundle', () => {
 
     expect(failures.map((failure) => failure.problem)).toEqual([
       'domain-mismatch',
-      'missing-chain',
+      'untrusted-chain',
       'key-mismatch',
       'expired',
     ]);
