@@ -61,8 +61,11 @@ export interface ProxiedRequest extends AwsOperation {
   body: string;
   /** HTTP status the client received. */
   status: number;
-  /** `upstream` when moto answered; `fault` when the proxy answered with an injected fault. */
-  answeredBy: 'upstream' | 'fault';
+  /**
+   * `upstream` when moto answered; `fault` when the proxy answered with an injected fault;
+   * `rules` when it refused a change batch as Route53 would.
+   */
+  answeredBy: 'upstream' | 'fault' | 'rules';
   fault?: AwsFault['kind'];
 }
 
@@ -88,6 +91,8 @@ export interface FaultProxy {
   forwarded(filter?: RequestFilter): ProxiedRequest[];
   /** Requests the proxy answered with a fault. */
   faulted(filter?: RequestFilter): ProxiedRequest[];
+  /** Change batches refused as Route53 refuses them (a DELETE not as the set is, a CREATE over one). */
+  refused(filter?: RequestFilter): ProxiedRequest[];
   close(): Promise<void>;
 }
 
@@ -198,10 +203,116 @@ function faultAnswer(
   };
 }
 
+/*
+ * What real Route53 checks and moto does not: a DELETE must name a record set exactly as it is
+ * (values and TTL), a CREATE must not meet a set that exists, and a CNAME shares its name with no
+ * other record. A batch is checked as a whole against moto's current sets, one batch per zone at a
+ * time, and refused as Route53 refuses it (HTTP 400 InvalidChangeBatch, every problem listed); so
+ * tests of conditional writes and concurrent writers mean what they would against AWS.
+ */
+
+interface CurrentSet {
+  name: string;
+  type: string;
+  ttl: string | undefined;
+  values: string[];
+}
+
+/** A fake Signature V4 header: moto routes a request to a service by its credential scope, and checks nothing else. */
+const ROUTE53_AUTH =
+  'AWS4-HMAC-SHA256 Credential=proxy/20260101/us-east-1/route53/aws4_request, SignedHeaders=host, Signature=0';
+
+const fqdn = (name: string) => `${name.toLowerCase().replace(/\.$/, '')}.`;
+const sameValues = (a: string[], b: string[]) =>
+  a.length === b.length && [...a].sort().every((value, index) => value === [...b].sort()[index]);
+
+function parseSets(xml: string): CurrentSet[] {
+  return [...xml.matchAll(/<ResourceRecordSet>([\s\S]*?)<\/ResourceRecordSet>/g)].map((match) => {
+    const set = match[1] as string;
+    return {
+      name: fqdn(element(set, 'Name') ?? ''),
+      type: element(set, 'Type') ?? '',
+      ttl: element(set, 'TTL'),
+      values: [...set.matchAll(/<Value>([\s\S]*?)<\/Value>/g)].map((value) => xmlText(value[1] as string)),
+    };
+  });
+}
+
+/** The problems Route53 would report for `changes` against `current`, applied in order. */
+export function route53BatchProblems(
+  changes: Array<RecordSetChange & { ttl: string | undefined }>,
+  current: CurrentSet[],
+  zoneName: string,
+): string[] {
+  const sets = new Map(current.map((set) => [`${set.name}|${set.type}`, set]));
+  const problems: string[] = [];
+  for (const change of changes) {
+    const name = fqdn(change.name);
+    const key = `${name}|${change.type}`;
+    const label = `[name='${name}', type='${change.type}']`;
+    const existing = sets.get(key);
+    const others = [...sets.values()].filter((set) => set.name === name && set.type !== change.type);
+    if (change.action === 'DELETE') {
+      if (!existing) problems.push(`Tried to delete resource record set ${label} but it was not found`);
+      else if (existing.ttl !== change.ttl || !sameValues(existing.values, change.values))
+        problems.push(
+          `Tried to delete resource record set ${label} but the values provided do not match the current values`,
+        );
+      else sets.delete(key);
+      continue;
+    }
+    if (change.action === 'CREATE' && existing) {
+      problems.push(`Tried to create resource record set ${label} but it already exists`);
+      continue;
+    }
+    const cnameClash =
+      (change.type === 'CNAME' && others.length > 0) ||
+      (change.type !== 'CNAME' && others.some((set) => set.type === 'CNAME'));
+    if (cnameClash) {
+      problems.push(
+        `RRSet of type ${change.type} with DNS name ${name} is not permitted as it conflicts with other records with the same DNS name in zone ${fqdn(zoneName)}`,
+      );
+      continue;
+    }
+    sets.set(key, { name, type: change.type, ttl: change.ttl, values: change.values });
+  }
+  return problems;
+}
+
+function invalidChangeBatch(problems: string[]): {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+} {
+  const requestId = randomUUID();
+  const message = xmlEscape(`[${problems.join(', ')}]`);
+  return {
+    status: 400,
+    headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
+    body: `<?xml version="1.0"?>\n<ErrorResponse xmlns="${ROUTE53_NAMESPACE}"><Error><Type>Sender</Type><Code>InvalidChangeBatch</Code><Message>${message}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+  };
+}
+
+function xmlEscape(text: string): string {
+  return text
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;');
+}
+
 /** Starts the proxy on a free loopback port, forwarding to `target` (moto's endpoint). */
-export async function startFaultProxy(options: { target: string; seed?: number }): Promise<FaultProxy> {
+export async function startFaultProxy(options: {
+  target: string;
+  seed?: number;
+  /** Check change batches as Route53 does (default true); off, moto's own leniency shows through. */
+  route53Rules?: boolean;
+}): Promise<FaultProxy> {
   const target = new URL(options.target);
   const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  const enforce = options.route53Rules ?? true;
+  /** One change batch per zone at a time: checked and applied as one step, as Route53 does. */
+  const zoneLocks = new Map<string, Promise<void>>();
   let random = seededRandom(options.seed ?? 1);
   let rules: Array<{ rule: AwsFaultRule; hits: number }> = [];
   const requests: ProxiedRequest[] = [];
@@ -217,6 +328,46 @@ export async function startFaultProxy(options: { target: string; seed?: number }
       return rule.fault;
     }
     return undefined;
+  }
+
+  async function motoGet(path: string): Promise<string> {
+    const answer = await fetch(new URL(path, target), { headers: { authorization: ROUTE53_AUTH } });
+    return answer.text();
+  }
+
+  async function currentSets(
+    zoneId: string,
+    names: string[],
+  ): Promise<{ sets: CurrentSet[]; zoneName: string }> {
+    const zone = await motoGet(`${ROUTE53_PREFIX}hostedzone/${encodeURIComponent(zoneId)}`);
+    const zoneName = element(zone, 'Name') ?? '';
+    const sets: CurrentSet[] = [];
+    for (const name of new Set(names.map(fqdn))) {
+      const xml = await motoGet(
+        `${ROUTE53_PREFIX}hostedzone/${encodeURIComponent(zoneId)}/rrset?name=${encodeURIComponent(name)}&maxitems=100`,
+      );
+      sets.push(...parseSets(xml).filter((set) => set.name === name));
+    }
+    return { sets, zoneName };
+  }
+
+  /** Runs `work` alone for the zone: batches to one zone are checked and applied one at a time. */
+  async function exclusive<T>(zoneId: string, work: () => Promise<T>): Promise<T> {
+    const before = zoneLocks.get(zoneId) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    zoneLocks.set(
+      zoneId,
+      before.then(() => mine),
+    );
+    await before;
+    try {
+      return await work();
+    } finally {
+      release();
+    }
   }
 
   function collect(req: IncomingMessage): () => string {
@@ -255,10 +406,64 @@ export async function startFaultProxy(options: { target: string; seed?: number }
       return;
     }
 
+    if (enforce && operation.operation === 'ChangeResourceRecordSets' && operation.hostedZoneId) {
+      const zoneId = operation.hostedZoneId;
+      req.on('end', () => {
+        const text = body();
+        void exclusive(zoneId, async () => {
+          const changes = recordSetChangesWithTtl(text);
+          const { sets, zoneName } = await currentSets(
+            zoneId,
+            changes.map((change) => change.name),
+          );
+          const problems = route53BatchProblems(changes, sets, zoneName);
+          if (problems.length > 0) {
+            const answer = invalidChangeBatch(problems);
+            res.writeHead(answer.status, {
+              ...answer.headers,
+              'content-length': String(Buffer.byteLength(answer.body)),
+            });
+            res.end(answer.body);
+            requests.push({
+              ...operation,
+              method,
+              path,
+              body: text,
+              status: 400,
+              answeredBy: 'rules',
+            });
+            return;
+          }
+          await forward(req, res, operation, method, path, () => text, Buffer.from(text));
+        }).catch((error: Error) => {
+          if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+          res.end(`proxy: ${error.message}`);
+        });
+      });
+      req.resume();
+      return;
+    }
+    void forward(req, res, operation, method, path, body);
+  }
+
+  /** Passes the request to moto and its answer back; `buffered`: the body, already read. */
+  function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    operation: AwsOperation,
+    method: string,
+    path: string,
+    body: () => string,
+    buffered?: Buffer,
+  ): Promise<void> {
     const headers: IncomingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (!HOP_BY_HOP.has(name)) headers[name] = value;
     }
+    const finished = new Promise<void>((resolve) => {
+      res.on('finish', resolve);
+      res.on('close', resolve);
+    });
     const upstream = httpRequest(
       {
         protocol: target.protocol,
@@ -286,7 +491,9 @@ export async function startFaultProxy(options: { target: string; seed?: number }
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
       res.end(`proxy: ${error.message}`);
     });
-    req.pipe(upstream);
+    if (buffered) upstream.end(buffered);
+    else req.pipe(upstream);
+    return finished;
   }
 
   const server = createServer(handle);
@@ -332,6 +539,7 @@ export async function startFaultProxy(options: { target: string; seed?: number }
     },
     forwarded: (filter) => select('upstream', filter),
     faulted: (filter) => select('fault', filter),
+    refused: (filter) => select('rules', filter),
     close() {
       return new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
@@ -378,4 +586,12 @@ export function recordSetChanges(request: Pick<ProxiedRequest, 'body'>): RecordS
       values: [...change.matchAll(/<Value>([\s\S]*?)<\/Value>/g)].map((value) => xmlText(value[1] as string)),
     };
   });
+}
+
+/** The changes of a ChangeResourceRecordSets request with the TTL each names. */
+function recordSetChangesWithTtl(body: string): Array<RecordSetChange & { ttl: string | undefined }> {
+  const ttls = [...body.matchAll(/<Change>([\s\S]*?)<\/Change>/g)].map((match) =>
+    element(match[1] as string, 'TTL'),
+  );
+  return recordSetChanges({ body }).map((change, index) => ({ ...change, ttl: ttls[index] }));
 }
