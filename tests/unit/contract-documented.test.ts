@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import type { CallOptions, TencentClient } from '../../lib/tencent/client.js';
+import { TencentApiError } from '../../lib/tencent/errors.js';
+import { classifyApiError } from '../../lib/tencent/retry-policy.js';
 import {
   CertificateDetailSchema,
   CompleteCertificateResponseSchema,
@@ -177,6 +179,25 @@ describe('other documented answers', () => {
     const envelope = EnvelopeSchema.parse(loadDocumented(name).response);
     expect(envelope.Response.Error?.Code).toMatch(/^[A-Z][A-Za-z]+(\.[A-Za-z]+)*$/);
     expect(envelope.Response.RequestId).toEqual(expect.any(String));
+  });
+});
+
+describe('documented errors', () => {
+  it.each([
+    ['errors/signature-failure', 'refresh-credentials', true],
+    ['errors/cam-authorized-fail', 'refresh-credentials', true],
+    ['errors/system-error', 'retry', false],
+    ['errors/service-unavailable', 'retry', false],
+    ['errors/unsupported-operation', 'fail', false],
+  ] as const)('%s: %s, credential failure %s', (name, decision, credentials) => {
+    const { Code, Message } = loadDocumented(name).response.Response.Error as {
+      Code: string;
+      Message: string;
+    };
+    const error = new TencentApiError({ code: Code, message: Message, action: 'A', retryable: false });
+
+    expect(classifyApiError(Code)).toBe(decision);
+    expect(error.isAuthFailure).toBe(credentials);
   });
 });
 
