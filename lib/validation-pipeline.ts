@@ -17,6 +17,7 @@ import type { CertificateOutcome, CertificateReport, RunFailure, SyncDeps } from
 import { TencentApiError } from './tencent/errors.js';
 import type { CertificateListItem } from './tencent/schemas.js';
 import { CertificateStatus } from './tencent/ssl-api.js';
+import { NudgePolicy } from './validation/nudge-policy.js';
 import { certificateDomains, planValidationRecords } from './validation/plan.js';
 
 /*
@@ -166,6 +167,7 @@ export async function validatePending(
   // Nudges are best effort: once every zone is written and in sync they get a short grace, then
   // the ones still waiting for a slot are dropped rather than keep the run going.
   const nudgeWindow = new AbortController();
+  const nudges = new NudgePolicy(items, logger);
   const doneOf = (zoneId: string) => {
     let entry = done.get(zoneId);
     if (!entry) {
@@ -272,6 +274,7 @@ export async function validatePending(
       report.insync === false
     )
       return;
+    if (nudges.skip(report)) return;
     try {
       await deps.tencent.completeCertificate(report.certificateId, { signal: nudgeWindow.signal });
       report.nudged = true;
@@ -283,6 +286,7 @@ export async function validatePending(
         return;
       }
       report.nudgeNote = errorMessage(error);
+      if (nudges.isUnsupported(error)) return;
       logger.warn('CompleteCertificate was not accepted', {
         certificateId: report.certificateId,
         error: report.nudgeNote,

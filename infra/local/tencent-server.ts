@@ -538,6 +538,12 @@ function dvAuthsOf(record: StoredCertificate): DvAuth[] {
 
 const stripWildcard = (domain: string): string => (domain.startsWith('*.') ? domain.slice(2) : domain);
 
+/** PackageType 25–41 are Wotrus products, 43–56 DNSPod ones (the API's PackageType list). */
+function isDnsPodOrWotrus(record: StoredCertificate): boolean {
+  const packageType = Number(record.PackageType);
+  return (packageType >= 25 && packageType <= 41) || (packageType >= 43 && packageType <= 56);
+}
+
 function defaultVerification(
   record: StoredCertificate,
   domain: string,
@@ -812,6 +818,14 @@ export async function startTencentServer(options: StartTencentServerOptions): Pr
         return omit(requireCertificate(params), LIST_ONLY_FIELDS);
       case 'CompleteCertificate': {
         const record = requireCertificate(params);
+        // Documented: "仅非DNSPod和Wotrus品牌证书支持使用此接口". Which code Tencent answers for those is
+        // not documented; this server uses the common UnsupportedOperation.
+        if (isDnsPodOrWotrus(record)) {
+          throw new LocalTencentApiError(
+            'UnsupportedOperation',
+            'CompleteCertificate is not supported for DNSPod- and Wotrus-brand certificates.',
+          );
+        }
         if (!PENDING_STATUSES.includes(record.Status as number)) {
           throw new LocalTencentApiError(
             'FailedOperation.CertificateNotFoundOrAudited',

@@ -561,6 +561,16 @@ describe('certificate actions', () => {
     expect(wrongType.Error.Code).toBe('InvalidParameter');
   });
 
+  it('CompleteCertificate refuses a DNSPod-brand certificate, which Tencent documents as unsupported', async () => {
+    const server = await start();
+    const dnspod = server.store.addPending({ domain: 'w.example.com', altNames: ['*.w.example.com'] });
+
+    const refused = await call(server, 'CompleteCertificate', { CertificateId: dnspod.CertificateId });
+
+    expect(dnspod.PackageType).toBe('50');
+    expect(refused.Error.Code).toBe('UnsupportedOperation');
+  });
+
   it('CompleteCertificate accepts a pending certificate and refuses an issued one', async () => {
     const server = await start();
     const pending = server.store.addPending({ domain: 'p.example.com' });
