@@ -90,6 +90,8 @@ interface AttemptFailure {
 export class TencentClient {
   readonly endpoint: URL;
   readonly #credentials: TencentCredentialsProvider;
+  /** Credentials given as a provider can change (a rotated secret); a fixed pair cannot. */
+  readonly #reloadable: boolean;
   readonly #pacer: Pacer;
   readonly #policy: RetryPolicy;
   readonly #timeouts: TencentTimeouts;
@@ -110,6 +112,7 @@ export class TencentClient {
     }
     const credentials = options.credentials;
     this.#credentials = typeof credentials === 'function' ? credentials : async () => credentials;
+    this.#reloadable = typeof credentials === 'function';
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#logger = options.logger ?? silentLogger;
@@ -164,7 +167,7 @@ export class TencentClient {
         });
         continue;
       }
-      if (decision === 'refresh-credentials' && !refreshed && attemptsLeft) {
+      if (decision === 'refresh-credentials' && this.#reloadable && !refreshed && attemptsLeft) {
         refreshed = true;
         // A key rotated in Secrets Manager reaches a warm Lambda here.
         if (await this.#reloadCredentials(credentials)) {
