@@ -11,7 +11,7 @@ import type {
   SyncRequest,
   SyncTencentApi,
 } from './sync-types.js';
-import type { CertificateListItem, InvalidListItem } from './tencent/schemas.js';
+import type { CertificateListItem, InvalidListItem, ListItemWarning } from './tencent/schemas.js';
 import { CertificateStatus, PENDING_STATUSES } from './tencent/ssl-api.js';
 import { type PipelineResult, validatePending } from './validation-pipeline.js';
 
@@ -53,8 +53,12 @@ export async function listCandidates(
     logger.warn('Tencent listed a certificate this tool cannot read', { ...item });
     unreadable.push(item);
   };
+  const onWarning = (warning: ListItemWarning) =>
+    logger.warn('Tencent listed a certificate with an unreadable field', { ...warning });
   const items = await tencent.listCertificates(
-    ids ? { ids, onPage, onInvalid } : { ...(statuses ? { statuses } : {}), onPage, onInvalid },
+    ids
+      ? { ids, onPage, onInvalid, onWarning }
+      : { ...(statuses ? { statuses } : {}), onPage, onInvalid, onWarning },
   );
   const known = new Set([
     ...items.map((item) => item.CertificateId),

@@ -19,6 +19,7 @@ import type { CertificateOutcome, CertificateReport, RunFailure, SyncDeps } from
 import { TencentApiError } from './tencent/errors.js';
 import type { CertificateListItem } from './tencent/schemas.js';
 import { CertificateStatus } from './tencent/ssl-api.js';
+import { NudgePolicy } from './validation/nudge-policy.js';
 import { certificateDomains, planValidationRecords } from './validation/plan.js';
 
 /*
@@ -154,7 +155,7 @@ export async function validatePending(
   if (items.length === 0 && leaving.length === 0) return { batches: 0, cleanup: [] };
   const zones = await listZones(deps, items, reports);
   if ('fatal' in zones) return { batches: 0, fatal: zones.fatal, cleanup: [] };
-  const run = new ValidationRun(deps, reports, options, zones.zones, owned.values, leaving);
+  const run = new ValidationRun(deps, reports, options, zones.zones, items, owned.values, leaving);
   const prediction = predictZones(items, deps.settings.allowedDomains, run.resolve);
   const ordered = readingOrder(items, prediction);
   await run.readAll(ordered, prediction);
@@ -300,6 +301,7 @@ class ValidationRun {
    * the ones still waiting for a slot are dropped rather than keep the run going.
    */
   readonly #nudgeWindow = new AbortController();
+  readonly #nudges: NudgePolicy;
   #authFailure: unknown;
   /** Owned values per zone (undefined: state is off). */
   readonly #owned: Map<string, OwnedValue[]> | undefined;
@@ -311,12 +313,14 @@ class ValidationRun {
     private readonly reports: Map<string, CertificateReport>,
     private readonly options: PipelineOptions,
     zones: HostedZone[],
+    items: CertificateListItem[],
     owned: OwnedValue[] | undefined,
     leaving: OwnedValue[],
   ) {
     this.#zoneById = new Map(zones.map((zone) => [zone.id, zone]));
     this.resolve = (name) => resolveZone(name, zones, deps.settings.zoneOverrides);
     this.#owned = owned === undefined ? undefined : groupBy(owned, (value) => value.zoneId);
+    this.#nudges = new NudgePolicy(items, deps.logger);
     for (const value of leaving) this.#leave(value);
   }
 
@@ -634,6 +638,7 @@ class ValidationRun {
   /** Asks the CA to check now (CompleteCertificate); a refused or skipped nudge changes nothing. */
   async #nudge(report: CertificateReport): Promise<void> {
     const signal = this.#nudgeWindow.signal;
+    if (this.#nudges.skip(report)) return;
     try {
       await this.deps.tencent.completeCertificate(report.certificateId, { signal });
       report.nudged = true;
@@ -645,6 +650,7 @@ class ValidationRun {
         return;
       }
       report.nudgeNote = errorMessage(error);
+      if (this.#nudges.isUnsupported(error)) return;
       this.deps.logger.warn('CompleteCertificate was not accepted', {
         certificateId: report.certificateId,
         error: report.nudgeNote,

@@ -359,11 +359,13 @@ export class CertificateStore {
       EncryptCertFingerprint: null,
       EncryptAlgorithm: keyAlgorithm === 'rsa-2048' ? 'RSA 2048' : 'ECC 256',
       CertChainInfo: null,
-      // Fields only DescribeCertificates shows.
+      DomainType: 1,
+      CertType: 'DV',
+      // Fields only DescribeCertificates shows. "--" is how Tencent writes an unset time there.
       DVAuthDeadline: formatTencentTime(input.dvAuthDeadline ?? new Date(insertTime.getTime() + 3 * DAY_MS)),
       IsDNSPODResolve: input.isDnsPodResolve ?? false,
-      ValidationPassedTime: null,
-      AwaitingValidationMsg: null,
+      ValidationPassedTime: '--',
+      AwaitingValidationMsg: '',
       AllowDownload: false,
     };
     this.#records.set(id, record);
@@ -431,12 +433,14 @@ export class CertificateStore {
         DvAuthValue: null,
         DvAuthDomain: null,
         DvAuthPath: null,
-        DvAuthKeySubDomain: null,
+        // As documented for an issued certificate: an empty string where the rest is null.
+        DvAuthKeySubDomain: '',
         DvAuths: null,
       } satisfies DvAuthDetail,
       Deployable: true,
       RenewAble: false,
-      ValidationPassedTime: formatTencentTime(this.#now()),
+      // Tencent's documented issued certificates still show "--" here.
+      ValidationPassedTime: '--',
       AllowDownload: true,
     };
     this.#records.set(id, issued);
@@ -520,7 +524,8 @@ export class CertificateStore {
           DvAuthKey: `${label}.${domain}`,
           DvAuthValue: `${this.#pick(HEX, 32)}.${this.#pick(HEX, 32)}.${this.#pick(LOWER_ALNUM, 14)}.trust-provider.com`,
           DvAuthDomain: domain,
-          DvAuthPath: null,
+          // The documented CNAME validations carry "" here, not null.
+          DvAuthPath: '',
           DvAuthSubDomain: label,
           DvAuthVerifyType: 'CNAME',
         };
@@ -532,7 +537,7 @@ export class CertificateStore {
           DvAuthKey: '_dnsauth',
           DvAuthValue: `${prefix}000000${this.#pick(LOWER_ALNUM, 50)}`,
           DvAuthDomain: domain,
-          DvAuthPath: null,
+          DvAuthPath: '',
           DvAuthSubDomain: '_dnsauth',
           DvAuthVerifyType: 'TXT',
         };

@@ -298,9 +298,11 @@ function requiredCertificateId(params: Params): string {
   return value;
 }
 
+/** An integer parameter; Tencent's own examples send them as strings too (`"Offset": "0"`). */
 function optionalInteger(params: Params, name: string, min: number, max: number): number | undefined {
-  const value = params[name];
-  if (value === undefined || value === null) return undefined;
+  const raw = params[name];
+  if (raw === undefined || raw === null) return undefined;
+  const value = typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw invalidParameter(name, `expected an integer from ${min} to ${max}`);
   }
@@ -327,33 +329,28 @@ function optionalArray<T>(
   return value;
 }
 
-const isInteger = (item: unknown): item is number => typeof item === 'number' && Number.isInteger(item);
+const isInteger = (item: unknown): item is number | string =>
+  (typeof item === 'number' && Number.isInteger(item)) || (typeof item === 'string' && /^-?\d+$/.test(item));
 const isString = (item: unknown): item is string => typeof item === 'string';
 
 // ---------------------------------------------------------------------------------------------
 // Response shapes
 
-// Only DescribeCertificates shows these; the detail actions leave them out.
-const LIST_ONLY_FIELDS = [
-  'DVAuthDeadline',
-  'IsDNSPODResolve',
-  'ValidationPassedTime',
-  'AwaitingValidationMsg',
-  'AllowDownload',
-];
-// DescribeCertificate is the least-privilege read: everything but the key material.
-const KEY_FIELDS = ['CertificatePrivateKey', 'CertificatePublicKey', 'EncryptPrivateKey', 'EncryptCert'];
+/*
+ * The shapes below follow Tencent's documented answers (tests/fixtures/tencent/documented), field
+ * for field, quirks included: "--" and "" for unset times, numbers as strings, DvAuths null once
+ * issued, and fields the SDK models do not even declare.
+ */
+
+// A list item, in the order of the documented "SearchKey" examples of DescribeCertificates.
 const LIST_FIELDS = [
   'OwnerUin',
   'ProjectId',
   'From',
-  'PackageType',
-  'CertificateType',
   'ProductZhName',
   'Domain',
   'Alias',
   'Status',
-  'CertificateExtra',
   'VulnerabilityStatus',
   'StatusMsg',
   'VerifyType',
@@ -361,31 +358,135 @@ const LIST_FIELDS = [
   'CertEndTime',
   'ValidityPeriod',
   'InsertTime',
-  'CertificateId',
+  'AutoRenewFlag',
+  'EncryptAlgorithm',
+  'IsIgnore',
+  'PreAuditInfo',
+  'IsSM',
   'SubjectAltName',
-  'TypeName',
   'StatusName',
   'IsVip',
   'IsDv',
   'IsWildcard',
   'IsVulnerability',
+  'HasRenewOrder',
+  'ReplaceOriCertIsDelete',
   'RenewAble',
-  'Deployable',
-  'Tags',
-  'EncryptAlgorithm',
+  'IsExpiring',
   'DVAuthDeadline',
   'ValidationPassedTime',
+  'CertSANs',
+  'CertRevokedTime',
+  'CAEncryptAlgorithms',
+  'CAEndTimes',
+  'CACommonNames',
+  'Deployable',
   'AwaitingValidationMsg',
+  'ProjectInfo',
+  'Tags',
+  'CertificateId',
+  'CertificateType',
+  'PackageType',
+  'PackageTypeName',
+  'KeyPasswordCustomFlag',
+  'SupportDownloadType',
+  'CertificateExtra',
   'AllowDownload',
+  'IsPackage',
+  'HostingStatus',
+  'HostingCompleteTime',
+  'HostingRenewCertId',
+  'HostingResourceTypes',
   'IsDNSPODResolve',
+  'IsHostingUploadRenewCert',
+  'BoundResource',
 ];
+// What the list shows for a field the store does not hold, as in the documented examples.
 const LIST_DEFAULTS: Params = {
-  DVAuthDeadline: null,
-  ValidationPassedTime: null,
-  AwaitingValidationMsg: null,
+  AutoRenewFlag: 0,
+  IsIgnore: false,
+  PreAuditInfo: { TotalPeriod: 1, NowPeriod: 1, ManagerId: '' },
+  IsSM: false,
+  HasRenewOrder: '',
+  ReplaceOriCertIsDelete: false,
+  IsExpiring: false,
+  DVAuthDeadline: '--',
+  ValidationPassedTime: '--',
+  CertRevokedTime: '',
+  CAEncryptAlgorithms: [],
+  CAEndTimes: [],
+  CACommonNames: [],
+  AwaitingValidationMsg: '',
+  ProjectInfo: {
+    ProjectId: '0',
+    OwnerUin: 0,
+    ProjectName: '默认项目',
+    ProjectCreatorUin: 0,
+    ProjectCreateTime: '0000-00-00 00:00:00',
+    ProjectResume: '默认项目',
+  },
+  KeyPasswordCustomFlag: false,
+  SupportDownloadType: {
+    NGINX: true,
+    APACHE: true,
+    TOMCAT: true,
+    IIS: true,
+    JKS: true,
+    OTHER: true,
+    ROOT: true,
+  },
   AllowDownload: false,
+  IsPackage: false,
+  HostingStatus: -1,
+  HostingCompleteTime: '',
+  HostingRenewCertId: '',
+  HostingResourceTypes: [],
   IsDNSPODResolve: false,
+  IsHostingUploadRenewCert: false,
+  BoundResource: [],
 };
+// Only DescribeCertificates shows these; the detail actions leave them out.
+const LIST_ONLY_FIELDS = [
+  'AutoRenewFlag',
+  'IsIgnore',
+  'PreAuditInfo',
+  'IsSM',
+  'HasRenewOrder',
+  'ReplaceOriCertIsDelete',
+  'IsExpiring',
+  'DVAuthDeadline',
+  'ValidationPassedTime',
+  'CertSANs',
+  'CertRevokedTime',
+  'AwaitingValidationMsg',
+  'ProjectInfo',
+  'PackageTypeName',
+  'KeyPasswordCustomFlag',
+  'SupportDownloadType',
+  'AllowDownload',
+  'IsPackage',
+  'HostingStatus',
+  'HostingCompleteTime',
+  'HostingRenewCertId',
+  'HostingResourceTypes',
+  'HostingConfig',
+  'IsDNSPODResolve',
+  'IsHostingUploadRenewCert',
+  'BoundResource',
+];
+// DescribeCertificate is the least-privilege read: everything but the key material.
+const KEY_FIELDS = ['CertificatePrivateKey', 'CertificatePublicKey', 'EncryptPrivateKey', 'EncryptCert'];
+// Fields the documented DescribeCertificateDetail answers carry and DescribeCertificate's does not.
+const DETAIL_ONLY_FIELDS = [
+  'RootCert',
+  'TypeName',
+  'CertFingerprint',
+  'EncryptCertFingerprint',
+  'EncryptAlgorithm',
+  'CertChainInfo',
+  'DomainType',
+  'CertType',
+];
 
 function omit(record: StoredCertificate, fields: readonly string[]): Params {
   const copy: Params = { ...record };
@@ -393,19 +494,34 @@ function omit(record: StoredCertificate, fields: readonly string[]): Params {
   return copy;
 }
 
+const productName = (record: StoredCertificate): unknown =>
+  record.PackageTypeName ?? record.TypeName ?? record.ProductZhName ?? null;
+
 function listItem(record: StoredCertificate): Params {
   const item: Params = {};
   for (const field of LIST_FIELDS) {
     if (field in record) item[field] = record[field];
-    else if (field in LIST_DEFAULTS) item[field] = LIST_DEFAULTS[field];
+    else if (field === 'PackageTypeName') item[field] = productName(record);
+    else if (field in LIST_DEFAULTS) item[field] = structuredClone(LIST_DEFAULTS[field]);
   }
-  // Unlike the detail actions, the list puts the main domain into SubjectAltName. Malformed values
-  // (stored through `add`) pass through untouched.
+  // Unlike the detail actions, the list puts the main domain into SubjectAltName (and CertSANs).
+  // Malformed values (stored through `add`) pass through untouched.
   const { Domain: domain, SubjectAltName: san } = record;
   if (typeof domain === 'string' && (Array.isArray(san) || san === null || san === undefined)) {
     item.SubjectAltName = [domain, ...(Array.isArray(san) ? san.filter((name) => name !== domain) : [])];
   }
+  if (!('CertSANs' in record)) item.CertSANs = structuredClone(item.SubjectAltName ?? []);
   return item;
+}
+
+/** DescribeCertificate: the detail without keys and detail-only fields, with the few it adds. */
+function certificateInfo(record: StoredCertificate): Params {
+  const info = omit(record, [...LIST_ONLY_FIELDS, ...KEY_FIELDS, ...DETAIL_ONLY_FIELDS]);
+  info.CAEncryptAlgorithms ??= [];
+  info.CACommonNames ??= [];
+  info.CAEndTimes ??= [];
+  info.PackageTypeName = productName(record);
+  return info;
 }
 
 function domainsOf(record: StoredCertificate): string[] {
@@ -422,6 +538,12 @@ function dvAuthsOf(record: StoredCertificate): DvAuth[] {
 }
 
 const stripWildcard = (domain: string): string => (domain.startsWith('*.') ? domain.slice(2) : domain);
+
+/** PackageType 25–41 are Wotrus products, 43–56 DNSPod ones (the API's PackageType list). */
+function isDnsPodOrWotrus(record: StoredCertificate): boolean {
+  const packageType = Number(record.PackageType);
+  return (packageType >= 25 && packageType <= 41) || (packageType >= 43 && packageType <= 56);
+}
 
 function defaultVerification(
   record: StoredCertificate,
@@ -665,7 +787,8 @@ export async function startTencentServer(options: StartTencentServerOptions): Pr
     switch (action) {
       case 'DescribeCertificates': {
         const offset = optionalInteger(params, 'Offset', 0, Number.MAX_SAFE_INTEGER) ?? 0;
-        const limit = optionalInteger(params, 'Limit', 1, 1000) ?? 10;
+        // Documented: "values exceeding 1000 will be treated as 1000".
+        const limit = Math.min(optionalInteger(params, 'Limit', 1, Number.MAX_SAFE_INTEGER) ?? 10, 1000);
         const statuses = optionalArray(params, 'CertificateStatus', isInteger, 'integers');
         const ids = optionalArray(params, 'CertIds', isString, 'strings');
         const searchKey = optionalString(params, 'SearchKey')?.toLowerCase();
@@ -675,7 +798,7 @@ export async function startTencentServer(options: StartTencentServerOptions): Pr
           .list()
           .reverse()
           .filter((record) => {
-            if (statuses && !statuses.includes(record.Status as number)) return false;
+            if (statuses && !statuses.map(Number).includes(record.Status as number)) return false;
             if (ids && !ids.includes(record.CertificateId as string)) return false;
             if (certificateType && record.CertificateType !== certificateType) return false;
             if (searchKey) {
@@ -692,11 +815,19 @@ export async function startTencentServer(options: StartTencentServerOptions): Pr
         };
       }
       case 'DescribeCertificate':
-        return omit(requireCertificate(params), [...LIST_ONLY_FIELDS, ...KEY_FIELDS]);
+        return certificateInfo(requireCertificate(params));
       case 'DescribeCertificateDetail':
         return omit(requireCertificate(params), LIST_ONLY_FIELDS);
       case 'CompleteCertificate': {
         const record = requireCertificate(params);
+        // Documented: "仅非DNSPod和Wotrus品牌证书支持使用此接口". Which code Tencent answers for those is
+        // not documented; this server uses the common UnsupportedOperation.
+        if (isDnsPodOrWotrus(record)) {
+          throw new LocalTencentApiError(
+            'UnsupportedOperation',
+            'CompleteCertificate is not supported for DNSPod- and Wotrus-brand certificates.',
+          );
+        }
         if (!PENDING_STATUSES.includes(record.Status as number)) {
           throw new LocalTencentApiError(
             'FailedOperation.CertificateNotFoundOrAudited',

@@ -79,6 +79,8 @@ export interface TencentResult<T> {
 interface AttemptFailure {
   decision: RetryDecision;
   error: TencentApiError | TencentResponseError;
+  /** The credentials the attempt was signed with. */
+  credentials: Promise<TencentCredentials>;
 }
 
 /**
@@ -88,6 +90,8 @@ interface AttemptFailure {
 export class TencentClient {
   readonly endpoint: URL;
   readonly #credentials: TencentCredentialsProvider;
+  /** Credentials given as a provider can change (a rotated secret); a fixed pair cannot. */
+  readonly #reloadable: boolean;
   readonly #pacer: Pacer;
   readonly #policy: RetryPolicy;
   readonly #timeouts: TencentTimeouts;
@@ -108,6 +112,7 @@ export class TencentClient {
     }
     const credentials = options.credentials;
     this.#credentials = typeof credentials === 'function' ? credentials : async () => credentials;
+    this.#reloadable = typeof credentials === 'function';
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#logger = options.logger ?? silentLogger;
@@ -156,7 +161,7 @@ export class TencentClient {
       options.signal?.throwIfAborted();
       const outcome = await this.#attempt(action, body, schema, attempt);
       if (!('decision' in outcome)) return outcome;
-      const { decision, error } = outcome;
+      const { decision, error, credentials } = outcome;
       const elapsed = this.#clock.now() - started;
       const attemptsLeft = attempt < this.#policy.maxAttempts;
 
@@ -169,14 +174,17 @@ export class TencentClient {
         });
         continue;
       }
-      if (decision === 'refresh-credentials' && !refreshed && attemptsLeft) {
+      if (decision === 'refresh-credentials' && this.#reloadable && !refreshed && attemptsLeft) {
         refreshed = true;
-        this.#cachedCredentials = undefined;
-        this.#logger.warn('Tencent rejected the session token; reloading credentials', {
-          action,
-          requestId: error.requestId,
-        });
-        continue;
+        // A key rotated in Secrets Manager reaches a warm Lambda here.
+        if (await this.#reloadCredentials(credentials)) {
+          this.#logger.warn('Tencent refused the credentials; reloaded them and trying again', {
+            action,
+            code: 'code' in error ? error.code : undefined,
+            requestId: error.requestId,
+          });
+          continue;
+        }
       }
       if (decision === 'retry' && attemptsLeft) {
         const wait = backoffDelay(this.#policy, attempt, this.#random);
@@ -200,13 +208,30 @@ export class TencentClient {
     if (this.#ownsDispatcher) await this.#dispatcher.close();
   }
 
-  async #getCredentials(): Promise<TencentCredentials> {
-    this.#cachedCredentials ??= this.#credentials();
+  /** The current credentials, loaded once and shared by every call; a failed load is retried next time. */
+  #loadCredentials(): Promise<TencentCredentials> {
+    if (!this.#cachedCredentials) {
+      const loading = this.#credentials();
+      this.#cachedCredentials = loading;
+      loading.catch(() => {
+        if (this.#cachedCredentials === loading) this.#cachedCredentials = undefined;
+      });
+    }
+    return this.#cachedCredentials;
+  }
+
+  /**
+   * Loads the credentials again after `used` was refused; false when they cannot be loaded. Calls
+   * refused with the same credentials at once share a single load.
+   */
+  async #reloadCredentials(used: Promise<TencentCredentials>): Promise<boolean> {
+    if (this.#cachedCredentials === used) this.#cachedCredentials = undefined;
     try {
-      return await this.#cachedCredentials;
+      await this.#loadCredentials();
+      return true;
     } catch (error) {
-      this.#cachedCredentials = undefined;
-      throw error;
+      this.#logger.warn('cannot reload the Tencent credentials', { error });
+      return false;
     }
   }
 
@@ -216,7 +241,8 @@ export class TencentClient {
     schema: S,
     attempt: number,
   ): Promise<TencentResult<z.output<S>> | AttemptFailure> {
-    const credentials = await this.#getCredentials();
+    const used = this.#loadCredentials();
+    const credentials = await used;
     const timestamp = Math.floor((this.#clock.now() + this.#skewMs) / 1000);
     const host = this.endpoint.host;
     const { authorization } = signTc3({
@@ -260,6 +286,7 @@ export class TencentClient {
     } catch (cause) {
       const code = (cause as { code?: unknown }).code;
       return {
+        credentials: used,
         decision: classifyNetworkError(cause),
         error: new TencentApiError({
           code: 'NetworkError',
@@ -281,6 +308,7 @@ export class TencentClient {
     if (statusCode !== 200) {
       const decision = classifyHttpStatus(statusCode);
       return {
+        credentials: used,
         decision,
         error: new TencentApiError({
           code: 'HttpError',
@@ -299,6 +327,7 @@ export class TencentClient {
     } catch (cause) {
       // A cut or garbled body says nothing about the request; asking again is safe for these idempotent actions.
       return {
+        credentials: used,
         decision: 'retry',
         error: new TencentResponseError({
           action,
@@ -312,6 +341,7 @@ export class TencentClient {
     const envelope = EnvelopeSchema.safeParse(json);
     if (!envelope.success) {
       return {
+        credentials: used,
         decision: 'fail',
         error: responseError(action, envelope.error, undefined),
       };
@@ -323,6 +353,7 @@ export class TencentClient {
       const decision = classifyApiError(code);
       if (decision === 'resign') this.#learnSkew(dateHeader);
       return {
+        credentials: used,
         decision,
         error: new TencentApiError({
           code,
@@ -336,7 +367,11 @@ export class TencentClient {
     }
     const parsed = schema.safeParse(response);
     if (!parsed.success)
-      return { decision: 'fail', error: responseError(action, parsed.error, requestId, 'Response') };
+      return {
+        credentials: used,
+        decision: 'fail',
+        error: responseError(action, parsed.error, requestId, 'Response'),
+      };
     return { data: parsed.data, requestId };
   }
 
@@ -357,7 +392,8 @@ export class TencentClient {
       action: error.action,
       requestId: error.requestId,
       statusCode: error.statusCode,
-      retryable: decision !== 'fail',
+      // Credentials refused again after reloading them stay refused.
+      retryable: decision !== 'fail' && decision !== 'refresh-credentials',
       attempts,
       cause: error.cause,
     });

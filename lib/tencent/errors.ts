@@ -1,3 +1,5 @@
+import { isCredentialFailure } from './retry-policy.js';
+
 export interface TencentApiErrorDetails {
   /** Tencent error code (`RequestLimitExceeded`, `AuthFailure.SignatureFailure`, …), or `HttpError` / `NetworkError` for transport failures. */
   code: string;
@@ -40,12 +42,7 @@ export class TencentApiError extends Error {
 
   /** Credentials or permissions are wrong: nothing else in the run can succeed either. */
   get isAuthFailure(): boolean {
-    return (
-      this.code.startsWith('AuthFailure') ||
-      this.code === 'UnauthorizedOperation' ||
-      this.code.startsWith('UnauthorizedOperation.') ||
-      this.code === 'FailedOperation.AuthError'
-    );
+    return isCredentialFailure(this.code);
   }
 }
 

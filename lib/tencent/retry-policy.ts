@@ -25,7 +25,10 @@ export type RetryDecision =
   | 'retry'
   /** Try again at once with a fresh signature (the timestamp was stale); only once per call. */
   | 'resign'
-  /** Reload credentials (temporary ones expired), then try again; only once per call. */
+  /**
+   * The credentials were refused: reload them (a key rotated in Secrets Manager, temporary ones
+   * expired) and try again when they changed; only once per call.
+   */
   | 'refresh-credentials'
   /** Retrying cannot help. */
   | 'fail';
@@ -40,10 +43,32 @@ export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   'InternalError',
   'InternalError.BackendResponseEmpty',
   'InternalError.BackendResponseError',
-  // The CA's systems are busy or the order is not readable yet.
+  // A common API 3.0 code: the service is down for a moment.
+  'ServiceUnavailable',
+  // The CA's systems are busy, fail for a moment or the order is not readable yet.
   'FailedOperation.NetworkError',
+  'FailedOperation.SystemError',
   'FailedOperation.CannotGetOrder',
 ]);
+
+/**
+ * Codes that say the credentials, or what CAM lets them do, are wrong (errors.go of the ssl
+ * service and the API 3.0 common codes). Nothing else in a run can succeed either: the CLI exits 2.
+ */
+export const CREDENTIAL_FAILURE_CODES: ReadonlySet<string> = new Set([
+  'UnauthorizedOperation',
+  'FailedOperation.AuthError',
+  'FailedOperation.CAMAuthorizedFail',
+]);
+
+export function isCredentialFailure(code: string): boolean {
+  return (
+    code === 'AuthFailure' ||
+    code.startsWith('AuthFailure.') ||
+    code.startsWith('UnauthorizedOperation.') ||
+    CREDENTIAL_FAILURE_CODES.has(code)
+  );
+}
 
 export const THROTTLING_CODES: ReadonlySet<string> = new Set(
   [...RETRYABLE_CODES].filter(
@@ -71,7 +96,7 @@ export const RETRYABLE_NETWORK_CODES: ReadonlySet<string> = new Set([
 export function classifyApiError(code: string): RetryDecision {
   if (RETRYABLE_CODES.has(code)) return 'retry';
   if (code === 'AuthFailure.SignatureExpire') return 'resign';
-  if (code === 'AuthFailure.TokenFailure') return 'refresh-credentials';
+  if (isCredentialFailure(code)) return 'refresh-credentials';
   return 'fail';
 }
 

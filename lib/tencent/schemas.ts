@@ -4,15 +4,25 @@ import { z } from 'zod';
  * Response schemas of the actions this project calls. Tencent documents every field as possibly
  * null, so every field here accepts null or absence and comes out as `null`; arrays come out as
  * arrays (empty when null). Unknown fields are dropped, never rejected.
+ *
+ * Only the fields the tool acts on are checked strictly (ids, names, status, validation records,
+ * PEMs): a wrong type there makes the answer unusable and is reported. Every other field is
+ * tolerated in any shape, a wrong type reading as null, because Tencent's own documented answers
+ * carry masked text where numbers belong, placeholders and fields that come and go
+ * (tests/fixtures/tencent/documented/SOURCES.md).
  */
 
 const orNull = <T extends z.ZodType>(schema: T) =>
   schema.nullish().transform((value): z.output<T> | null => value ?? null);
 
+/** A field the tool does not act on: any value that does not fit reads as null. */
+const tolerant = <T extends z.ZodType>(schema: T) => orNull(schema).catch(null);
+
 const str = orNull(z.string());
-const bool = orNull(z.boolean());
+const looseStr = tolerant(z.string());
+const looseBool = tolerant(z.boolean());
 /** Text that Tencent sometimes sends as a number (ProjectId, ValidityPeriod). */
-const text = orNull(z.union([z.string(), z.number().transform(String)]));
+const looseText = tolerant(z.union([z.string(), z.number().transform(String)]));
 
 /** Tencent sends most integers as numbers, some (ProjectId, DomainNumber) as strings. */
 const int = orNull(
@@ -24,12 +34,15 @@ const int = orNull(
       .transform((value) => Number(value)),
   ]),
 );
+const looseInt = int.catch(null);
 
 const list = <T extends z.ZodType>(item: T) =>
   z
     .array(item.nullable())
     .nullish()
     .transform((items) => (items ?? []).filter((entry): entry is NonNullable<typeof entry> => entry != null));
+/** A list the tool does not act on: anything that is not a list of such items reads as empty. */
+const looseList = <T extends z.ZodType>(item: T) => list(item).catch([]);
 
 const TENCENT_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})$/;
 /** Tencent's wall-clock strings are China Standard Time (UTC+8) with no offset in the text. */
@@ -53,22 +66,28 @@ export function formatTencentTime(instant: Date): string {
   return new Date(instant.getTime() + UTC8_OFFSET_MS).toISOString().slice(0, 19).replace('T', ' ');
 }
 
-/** A Tencent time string as a Date; empty strings and the zero date mean "not set". */
+/**
+ * Reads a Tencent time field. Unset times come as null, `""`, `"--"` or the zero date
+ * `"0000-00-00 00:00:00"`: all mean "not set". Anything else that is not `YYYY-MM-DD HH:mm:ss`
+ * (the documented examples hold `"2024-11-06 08:00:0"` and `"abc"`) is unreadable: also null, and
+ * flagged so that the fields the tool acts on can be reported.
+ */
+export function readTencentTime(raw: unknown): { instant: Date | null; unreadable: boolean } {
+  if (raw == null) return { instant: null, unreadable: false };
+  if (typeof raw !== 'string') return { instant: null, unreadable: true };
+  const text = raw.trim();
+  if (text === '' || /^-+$/.test(text) || text.startsWith('0000-00-00')) {
+    return { instant: null, unreadable: false };
+  }
+  const instant = parseTencentTime(text);
+  return instant ? { instant, unreadable: false } : { instant: null, unreadable: true };
+}
+
+/** A Tencent time string as a Date, null when unset or unreadable; never a reason to refuse the answer. */
 const time = z
-  .string()
-  .nullish()
-  .transform((text, ctx): Date | null => {
-    if (text == null || text.trim() === '' || text.startsWith('0000-00-00')) return null;
-    const instant = parseTencentTime(text);
-    if (!instant) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `expected "YYYY-MM-DD HH:mm:ss" (UTC+8), got ${JSON.stringify(text)}`,
-      });
-      return z.NEVER;
-    }
-    return instant;
-  });
+  .unknown()
+  .optional()
+  .transform((raw): Date | null => readTencentTime(raw).instant);
 
 export const DvAuthVerifyTypeSchema = z.string();
 
@@ -94,40 +113,44 @@ export const DvAuthDetailSchema = z.object({
 export type DvAuthDetail = z.output<typeof DvAuthDetailSchema>;
 
 export const CertificateExtraSchema = z.object({
-  DomainNumber: int,
-  OriginCertificateId: str,
-  ReplacedBy: str,
-  ReplacedFor: str,
-  RenewOrder: str,
-  SMCert: int,
-  CompanyType: int,
+  DomainNumber: looseInt,
+  OriginCertificateId: looseStr,
+  ReplacedBy: looseStr,
+  ReplacedFor: looseStr,
+  RenewOrder: looseStr,
+  SMCert: looseInt,
+  CompanyType: looseInt,
 });
 
-export const TagSchema = z.object({ TagKey: str, TagValue: str });
+export const TagSchema = z.object({ TagKey: looseStr, TagValue: looseStr });
 
-/** Fields shared by the list items and the single-certificate answers. */
+/**
+ * Fields shared by the list items and the single-certificate answers. Read strictly: the id,
+ * names and status, on which every decision rests. The rest is shown or passed on at most.
+ */
 const certificateCommon = {
   CertificateId: str,
   Domain: str,
-  Alias: str,
+  SubjectAltName: list(z.string()),
   Status: int,
-  StatusMsg: str,
-  StatusName: str,
-  VerifyType: str,
-  PackageType: str,
-  ProductZhName: str,
-  CertificateType: str,
-  ProjectId: text,
-  From: str,
+  Alias: looseStr,
+  StatusMsg: looseStr,
+  StatusName: looseStr,
+  VerifyType: looseStr,
+  /** With ProductZhName, tells the brand (lib/validation/nudge-policy.ts). */
+  PackageType: looseText,
+  ProductZhName: looseStr,
+  CertificateType: looseStr,
+  ProjectId: looseText,
+  From: looseStr,
   CertBeginTime: time,
   CertEndTime: time,
   InsertTime: time,
-  IsDv: bool,
-  IsVip: bool,
-  IsWildcard: bool,
-  CertificateExtra: orNull(CertificateExtraSchema),
-  Tags: list(TagSchema),
-  SubjectAltName: list(z.string()),
+  IsDv: looseBool,
+  IsVip: looseBool,
+  IsWildcard: looseBool,
+  CertificateExtra: tolerant(CertificateExtraSchema),
+  Tags: looseList(TagSchema),
 };
 
 /** An item of DescribeCertificates. Its SubjectAltName includes the main domain. */
@@ -135,9 +158,9 @@ export const CertificateListItemSchema = z.object({
   ...certificateCommon,
   DVAuthDeadline: time,
   ValidationPassedTime: time,
-  AwaitingValidationMsg: str,
-  IsDNSPODResolve: bool,
-  AllowDownload: bool,
+  AwaitingValidationMsg: looseStr,
+  IsDNSPODResolve: looseBool,
+  AllowDownload: looseBool,
 });
 export type CertificateListItem = z.output<typeof CertificateListItemSchema>;
 
@@ -153,6 +176,24 @@ export interface InvalidListItem {
   problem: string;
 }
 
+/** A field the tool acts on that held something unreadable, read as "not set" instead. */
+export interface ListItemWarning {
+  certificateId: string | undefined;
+  field: string;
+  problem: string;
+}
+
+/** The list's times the tool acts on: an unreadable one is worth a warning, never a dropped certificate. */
+const READ_TIMES = ['CertEndTime', 'DVAuthDeadline'] as const;
+
+function unreadableTimes(raw: Record<string, unknown>, certificateId: string | undefined): ListItemWarning[] {
+  return READ_TIMES.filter((field) => readTencentTime(raw[field]).unreadable).map((field) => ({
+    certificateId,
+    field,
+    problem: `unreadable time ${JSON.stringify(raw[field])} (expected "YYYY-MM-DD HH:mm:ss", UTC+8); read as not set`,
+  }));
+}
+
 export const DescribeCertificatesResponseSchema = z
   .object({
     TotalCount: int,
@@ -161,22 +202,25 @@ export const DescribeCertificatesResponseSchema = z
   .transform(({ TotalCount, Certificates }) => {
     const valid: CertificateListItem[] = [];
     const invalid: InvalidListItem[] = [];
+    const warnings: ListItemWarning[] = [];
     for (const raw of Certificates ?? []) {
       if (raw === null) continue;
       const parsed = CertificateListItemSchema.safeParse(raw);
+      const id = (raw as { CertificateId?: unknown } | undefined)?.CertificateId;
+      const certificateId = typeof id === 'string' && id !== '' ? id : undefined;
       if (parsed.success) {
         valid.push(parsed.data);
+        warnings.push(...unreadableTimes(raw as Record<string, unknown>, certificateId));
         continue;
       }
-      const id = (raw as { CertificateId?: unknown } | undefined)?.CertificateId;
       const issue = parsed.error.issues[0];
       invalid.push({
-        certificateId: typeof id === 'string' && id !== '' ? id : undefined,
+        certificateId,
         path: (issue?.path ?? []).map(String).join('.'),
         problem: issue?.message ?? 'invalid',
       });
     }
-    return { TotalCount, Certificates: valid, invalid };
+    return { TotalCount, Certificates: valid, invalid, warnings };
   });
 export type DescribeCertificatesResponse = z.output<typeof DescribeCertificatesResponseSchema>;
 
@@ -186,17 +230,17 @@ export type DescribeCertificatesResponse = z.output<typeof DescribeCertificatesR
  */
 export const CertificateDetailSchema = z.object({
   ...certificateCommon,
-  OwnerUin: str,
-  OrderId: str,
-  ValidityPeriod: text,
+  OwnerUin: looseStr,
+  OrderId: looseStr,
+  ValidityPeriod: looseText,
   CertificatePrivateKey: str,
   CertificatePublicKey: str,
   DvAuthDetail: orNull(DvAuthDetailSchema),
-  CertFingerprint: str,
-  EncryptAlgorithm: str,
+  CertFingerprint: looseStr,
+  EncryptAlgorithm: looseStr,
   DVAuthDeadline: time,
-  RenewAble: bool,
-  Deployable: bool,
+  RenewAble: looseBool,
+  Deployable: looseBool,
 });
 export type CertificateDetail = z.output<typeof CertificateDetailSchema>;
 
@@ -220,8 +264,8 @@ export const DomainVerificationResultSchema = z.object({
   CaCheck: int,
   LocalCheckFailReason: str,
   CheckValue: list(z.string()),
-  Frequently: bool,
-  Issued: bool,
+  Frequently: looseBool,
+  Issued: looseBool,
 });
 export type DomainVerificationResult = z.output<typeof DomainVerificationResultSchema>;
 

@@ -12,6 +12,7 @@ import {
   type DownloadCertificateResponse,
   DownloadCertificateResponseSchema,
   type InvalidListItem,
+  type ListItemWarning,
 } from './schemas.js';
 
 /** DescribeCertificates accepts at most this many items per page. */
@@ -53,6 +54,8 @@ export interface ListCertificatesOptions {
   onPage?: (page: { offset: number; received: number; total: number }) => void;
   /** Called for each listed certificate that does not parse; it is left out of the result. */
   onInvalid?: (item: InvalidListItem) => void;
+  /** Called for each field the tool acts on that was unreadable and read as not set (the certificate is kept). */
+  onWarning?: (warning: ListItemWarning) => void;
 }
 
 /** The Tencent Cloud SSL actions this project uses, named after the remote operations. */
@@ -82,6 +85,7 @@ export class TencentSslApi {
     const byId = new Map<string, CertificateListItem>();
     const anonymous: CertificateListItem[] = [];
     const invalid = new Map<string, InvalidListItem>();
+    const warnings = new Map<string, ListItemWarning>();
     for (let offset = 0; ; offset += limit) {
       const page = await this.describeCertificates({ ...base, Offset: offset });
       const before = byId.size + anonymous.length + invalid.size;
@@ -93,6 +97,9 @@ export class TencentSslApi {
       page.invalid.forEach((item, index) => {
         invalid.set(item.certificateId ?? `${offset}:${index}`, item);
       });
+      page.warnings.forEach((warning, index) => {
+        warnings.set(`${warning.certificateId ?? `${offset}:${index}`}:${warning.field}`, warning);
+      });
       const received = page.Certificates.length + page.invalid.length;
       const total = page.TotalCount;
       options.onPage?.({ offset, received, total: total ?? byId.size + anonymous.length + invalid.size });
@@ -102,6 +109,7 @@ export class TencentSslApi {
       if (byId.size + anonymous.length + invalid.size === before) break;
     }
     for (const item of invalid.values()) options.onInvalid?.(item);
+    for (const warning of warnings.values()) options.onWarning?.(warning);
     return [...byId.values(), ...anonymous];
   }
 

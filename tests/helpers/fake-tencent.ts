@@ -25,6 +25,11 @@ export interface FakeCertificate {
   dvAuths?: RawDvAuth[];
   /** Make DescribeCertificate fail with this error code. */
   describeError?: string;
+  /** `PackageType` and `ProductZhName` as listed (the brand). */
+  packageType?: string;
+  productName?: string;
+  /** Make CompleteCertificate fail with this error code. */
+  completeError?: string;
 }
 
 export const cname = (key: string, value: string, domain: string): RawDvAuth => ({
@@ -59,6 +64,8 @@ export class FakeTencent {
       Status: cert.status ?? 4,
       StatusName: cert.status === 1 ? 'issued' : 'to be validated',
       DVAuthDeadline: '2026-12-01 12:00:00',
+      PackageType: cert.packageType,
+      ProductZhName: cert.productName,
     });
   }
 
@@ -106,6 +113,16 @@ export class FakeTencent {
 
   async completeCertificate(id: string) {
     this.calls.push({ action: 'CompleteCertificate', id });
+    const code = this.certificates.find((c) => c.id === id)?.completeError;
+    if (code) {
+      throw new TencentApiError({
+        code,
+        message: 'injected',
+        action: 'CompleteCertificate',
+        retryable: false,
+        requestId: 'req-fake',
+      });
+    }
     return { CertificateId: id };
   }
 

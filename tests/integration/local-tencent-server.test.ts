@@ -15,6 +15,7 @@ import {
   startTencentServer,
 } from '../../infra/local/tencent-server.js';
 import { signTc3 } from '../../lib/tencent/signer.js';
+import { documentedNames, loadDocumented } from '../helpers/fixtures.js';
 
 const CREDENTIAL = { secretId: 'AKIDlocaltest0001', secretKey: 'local-secret-key-0001' };
 const TEMPORARY = {
@@ -379,14 +380,115 @@ describe('DescribeCertificates', () => {
     }
   });
 
-  it('rejects a Limit above 1000 and a CertificateStatus that is not a list of integers', async () => {
+  it('caps a Limit above 1000 instead of refusing it, as documented', async () => {
     await open();
 
-    const tooMany = await call(server, 'DescribeCertificates', { Limit: 1001 });
+    const page = await call(server, 'DescribeCertificates', { Limit: 5000 });
+
+    expect(page.Error).toBeUndefined();
+    expect(page.Certificates).toHaveLength(5);
+  });
+
+  it.each(documentedNames('describe-certificates'))(
+    'accepts the documented request of %s, Offset and Limit as strings included',
+    async (name) => {
+      await open();
+      const { request } = loadDocumented(name);
+
+      const page = await call(server, 'DescribeCertificates', { ...request, SearchKey: undefined });
+
+      expect(page.Error).toBeUndefined();
+      expect(page.Certificates).toHaveLength(1);
+    },
+  );
+
+  it('refuses an Offset that is not an integer and a CertificateStatus that is not a list of integers', async () => {
+    await open();
+
+    const badOffset = await call(server, 'DescribeCertificates', { Offset: 'first' });
     const badStatus = await call(server, 'DescribeCertificates', { CertificateStatus: '0' });
 
-    expect(tooMany.Error.Code).toBe('InvalidParameter');
+    expect(badOffset.Error.Code).toBe('InvalidParameter');
     expect(badStatus.Error.Code).toBe('InvalidParameter');
+  });
+});
+
+/** The JSON kind of a value, to compare shapes field by field. */
+const kind = (value: unknown): string =>
+  value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+
+/** Field names and, where both sides have a value, their JSON kinds. */
+function shapes(actual: Record<string, unknown>, documented: Record<string, unknown>) {
+  const both = Object.keys(documented).filter((key) => actual[key] != null && documented[key] != null);
+  return {
+    fields: Object.keys(actual).sort(),
+    documentedFields: Object.keys(documented).sort(),
+    kinds: Object.fromEntries(both.map((key) => [key, kind(actual[key])])),
+    documentedKinds: Object.fromEntries(both.map((key) => [key, kind(documented[key])])),
+  };
+}
+
+describe('answers in the documented shapes', () => {
+  const documented = (name: string) => {
+    const { RequestId: _id, ...fields } = loadDocumented(name).response.Response;
+    return fields;
+  };
+
+  it('lists an issued certificate field for field like the documented list item', async () => {
+    const server = await start();
+    const issued = await server.store.addIssued({
+      domain: 'ninghhuang.online',
+      altNames: ['www.ninghhuang.online'],
+    });
+
+    const page = await call(server, 'DescribeCertificates', { CertIds: [issued.CertificateId] });
+    const item = (page.Certificates as AnyResponse[])[0] as AnyResponse;
+    const expected = (
+      documented('describe-certificates.search-domain').Certificates as AnyResponse[]
+    )[0] as AnyResponse;
+
+    const { fields, documentedFields, kinds, documentedKinds } = shapes(item, expected);
+    expect(fields).toEqual(documentedFields);
+    expect(kinds).toEqual(documentedKinds);
+    expect(item).toMatchObject({ ValidationPassedTime: '--', CertRevokedTime: '', ProjectId: '0' });
+    expect(item.CertificateExtra.DomainNumber).toBe('2');
+  });
+
+  it('answers DescribeCertificate for an issued certificate like the documented one, DvAuths null', async () => {
+    const server = await start();
+    const issued = await server.store.addIssued({ domain: 'zrhh.online', altNames: ['www.zrhh.online'] });
+
+    const response = await call(server, 'DescribeCertificate', { CertificateId: issued.CertificateId });
+    const { RequestId: _id, ...fields } = response;
+
+    const {
+      fields: names,
+      documentedFields,
+      kinds,
+      documentedKinds,
+    } = shapes(fields, documented('describe-certificate'));
+    expect(names).toEqual(documentedFields);
+    expect(kinds).toEqual(documentedKinds);
+    expect(fields.DvAuthDetail).toEqual(documented('describe-certificate').DvAuthDetail);
+  });
+
+  it('answers DescribeCertificateDetail for a pending certificate like the documented one', async () => {
+    const server = await start();
+    const pending = server.store.addPending({ domain: 'ninghhuang.online' });
+
+    const response = await call(server, 'DescribeCertificateDetail', {
+      CertificateId: pending.CertificateId,
+    });
+    const { RequestId: _id, ...fields } = response;
+    const expected = documented('describe-certificate-detail.pending');
+
+    const { fields: names, documentedFields, kinds, documentedKinds } = shapes(fields, expected);
+    expect(names).toEqual(documentedFields);
+    expect(kinds).toEqual(documentedKinds);
+    expect(Object.keys(fields.DvAuthDetail.DvAuths[0]).sort()).toEqual(
+      Object.keys((expected.DvAuthDetail as AnyResponse).DvAuths[0]).sort(),
+    );
+    expect(fields.DvAuthDetail.DvAuths[0].DvAuthPath).toBe('');
   });
 });
 
@@ -442,7 +544,7 @@ describe('certificate actions', () => {
       DvAuthValue: null,
       DvAuthDomain: null,
       DvAuthPath: null,
-      DvAuthKeySubDomain: null,
+      DvAuthKeySubDomain: '',
       DvAuths: null,
     });
   });
@@ -457,6 +559,16 @@ describe('certificate actions', () => {
     expect(unknown.Error.Code).toBe('FailedOperation.CertificateNotFound');
     expect(missing.Error.Code).toBe('MissingParameter');
     expect(wrongType.Error.Code).toBe('InvalidParameter');
+  });
+
+  it('CompleteCertificate refuses a DNSPod-brand certificate, which Tencent documents as unsupported', async () => {
+    const server = await start();
+    const dnspod = server.store.addPending({ domain: 'w.example.com', altNames: ['*.w.example.com'] });
+
+    const refused = await call(server, 'CompleteCertificate', { CertificateId: dnspod.CertificateId });
+
+    expect(dnspod.PackageType).toBe('50');
+    expect(refused.Error.Code).toBe('UnsupportedOperation');
   });
 
   it('CompleteCertificate accepts a pending certificate and refuses an issued one', async () => {

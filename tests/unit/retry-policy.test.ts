@@ -5,6 +5,7 @@ import {
   classifyHttpStatus,
   classifyNetworkError,
   DEFAULT_RETRY_POLICY,
+  isCredentialFailure,
 } from '../../lib/tencent/retry-policy.js';
 
 describe('classifyApiError', () => {
@@ -19,17 +20,13 @@ describe('classifyApiError', () => {
     'InternalError.BackendResponseError',
     'FailedOperation.NetworkError',
     'FailedOperation.CannotGetOrder',
+    'FailedOperation.SystemError',
+    'ServiceUnavailable',
   ])('retries %s', (code) => {
     expect(classifyApiError(code)).toBe('retry');
   });
 
   it.each([
-    'AuthFailure.SignatureFailure',
-    'AuthFailure.SecretIdNotFound',
-    'AuthFailure.InvalidSecretId',
-    'AuthFailure.UnauthorizedOperation',
-    'UnauthorizedOperation',
-    'FailedOperation.AuthError',
     'FailedOperation.NoProjectPermission',
     'FailedOperation.NoRealNameAuth',
     'FailedOperation.CertificateNotFound',
@@ -44,10 +41,30 @@ describe('classifyApiError', () => {
     expect(classifyApiError(code)).toBe('fail');
   });
 
-  it('re-signs on SignatureExpire and reloads credentials on TokenFailure', () => {
+  it('re-signs on SignatureExpire', () => {
     expect(classifyApiError('AuthFailure.SignatureExpire')).toBe('resign');
-    expect(classifyApiError('AuthFailure.TokenFailure')).toBe('refresh-credentials');
   });
+
+  it.each([
+    'AuthFailure.TokenFailure',
+    'AuthFailure.SignatureFailure',
+    'AuthFailure.SecretIdNotFound',
+    'AuthFailure.InvalidSecretId',
+    'AuthFailure.UnauthorizedOperation',
+    'UnauthorizedOperation',
+    'FailedOperation.AuthError',
+    'FailedOperation.CAMAuthorizedFail',
+  ])('reloads the credentials on %s, a credential failure', (code) => {
+    expect(classifyApiError(code)).toBe('refresh-credentials');
+    expect(isCredentialFailure(code)).toBe(true);
+  });
+
+  it.each(['FailedOperation.NoProjectPermission', 'FailedOperation.SystemError', 'InternalError'])(
+    'does not take %s for a credential failure',
+    (code) => {
+      expect(isCredentialFailure(code)).toBe(false);
+    },
+  );
 });
 
 describe('classifyHttpStatus and classifyNetworkError', () => {

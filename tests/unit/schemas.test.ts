@@ -6,6 +6,7 @@ import {
   DescribeCertificatesResponseSchema,
   formatTencentTime,
   parseTencentTime,
+  readTencentTime,
 } from '../../lib/tencent/schemas.js';
 import { loadFixture } from '../helpers/fixtures.js';
 
@@ -97,15 +98,66 @@ describe('CertificateDetailSchema', () => {
     expect(result.error?.issues[0]?.path).toEqual(['DvAuthDetail', 'DvAuths', 0, 'DvAuthValue']);
   });
 
-  it('refuses a time that is not a Tencent time string', () => {
-    const result = CertificateDetailSchema.safeParse({ CertEndTime: '2025-13-01 00:00:00' });
-    expect(result.error?.issues[0]?.path).toEqual(['CertEndTime']);
+  it('reads a time that is not a Tencent time string as not set, keeping the certificate', () => {
+    const detail = CertificateDetailSchema.parse({ CertificateId: 'a', CertEndTime: '2025-13-01 00:00:00' });
+    expect(detail).toMatchObject({ CertificateId: 'a', CertEndTime: null });
   });
 
-  it('treats an empty or zero time as not set', () => {
-    const detail = CertificateDetailSchema.parse({ CertBeginTime: '', CertEndTime: '0000-00-00 00:00:00' });
+  it('treats an empty, dashed or zero time as not set', () => {
+    const detail = CertificateDetailSchema.parse({
+      CertBeginTime: '',
+      CertEndTime: '0000-00-00 00:00:00',
+      InsertTime: '--',
+    });
     expect(detail.CertBeginTime).toBeNull();
     expect(detail.CertEndTime).toBeNull();
+    expect(detail.InsertTime).toBeNull();
+  });
+
+  it('tolerates any shape in the fields it does not act on', () => {
+    const detail = CertificateDetailSchema.parse({
+      CertificateId: 'a',
+      Status: 4,
+      ProjectId: { masked: true },
+      IsVip: 'yes',
+      Tags: 'none',
+      CertificateExtra: { DomainNumber: 'abc', CompanyType: [] },
+      StatusName: 7,
+      OwnerUin: 815836472,
+    });
+    expect(detail).toMatchObject({
+      CertificateId: 'a',
+      Status: 4,
+      ProjectId: null,
+      IsVip: null,
+      Tags: [],
+      CertificateExtra: { DomainNumber: null, CompanyType: null },
+      StatusName: null,
+      OwnerUin: null,
+    });
+  });
+
+  it('still refuses a wrong type in a field it acts on', () => {
+    expect(CertificateDetailSchema.safeParse({ Status: 'four' }).error?.issues[0]?.path).toEqual(['Status']);
+    expect(CertificateDetailSchema.safeParse({ CertificatePublicKey: 42 }).success).toBe(false);
+    expect(CertificateDetailSchema.safeParse({ SubjectAltName: 'www.example.com' }).success).toBe(false);
+  });
+});
+
+describe('readTencentTime', () => {
+  it.each([null, undefined, '', '  ', '--', '0000-00-00 00:00:00'])('reads %j as not set', (raw) => {
+    expect(readTencentTime(raw)).toEqual({ instant: null, unreadable: false });
+  });
+
+  it.each(['2024-11-06 08:00:0', 'abc', '2025-13-01 00:00:00', 1733137966])(
+    'flags %j as unreadable',
+    (raw) => {
+      expect(readTencentTime(raw)).toEqual({ instant: null, unreadable: true });
+    },
+  );
+
+  it('reads a well-formed time as UTC+8', () => {
+    expect(readTencentTime('2024-12-02 19:12:46').instant?.toISOString()).toBe('2024-12-02T11:12:46.000Z');
   });
 });
 
@@ -128,6 +180,31 @@ describe('DescribeCertificatesResponseSchema', () => {
     expect(
       DescribeCertificatesResponseSchema.parse({ TotalCount: 0, Certificates: null }).Certificates,
     ).toEqual([]);
+  });
+
+  it('keeps a certificate whose deadline or expiry is unreadable, with a warning per field', () => {
+    const page = DescribeCertificatesResponseSchema.parse({
+      TotalCount: 1,
+      Certificates: [
+        {
+          CertificateId: 'a',
+          Status: 4,
+          CertEndTime: 'abc',
+          DVAuthDeadline: '--',
+          ValidationPassedTime: 'abc',
+        },
+      ],
+    });
+    expect(page.invalid).toEqual([]);
+    expect(page.Certificates[0]).toMatchObject({
+      CertificateId: 'a',
+      CertEndTime: null,
+      DVAuthDeadline: null,
+    });
+    // "--" is Tencent's "not set"; ValidationPassedTime is not acted on, so neither is worth a warning.
+    expect(page.warnings).toEqual([
+      { certificateId: 'a', field: 'CertEndTime', problem: expect.stringContaining('"abc"') },
+    ]);
   });
 
   it('keeps list items tolerant of nulls too', () => {

@@ -5,6 +5,7 @@ import { TencentClient, type TencentClientOptions } from '../../lib/tencent/clie
 import { TencentApiError, TencentResponseError } from '../../lib/tencent/errors.js';
 import { parseTc3Authorization, signTc3 } from '../../lib/tencent/signer.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { loadDocumented } from '../helpers/fixtures.js';
 
 const ENDPOINT = 'https://ssl.tencentcloudapi.com';
 const CREDENTIALS = { secretId: 'AKIDtest', secretKey: 'test-secret-key-0123' };
@@ -175,7 +176,7 @@ describe('TencentClient retries', () => {
     expect(error).toMatchObject({ code: 'RequestLimitExceeded', attempts: 2 });
   });
 
-  it('fails fast on an authentication failure', async () => {
+  it('fails fast on an authentication failure with a fixed key pair, which reloading cannot change', async () => {
     reply(apiError('AuthFailure.SignatureFailure'));
     const error = await client()
       .call('A', {}, Schema)
@@ -218,6 +219,122 @@ describe('TencentClient retries', () => {
     reply(apiError('AuthFailure.TokenFailure'), ok());
     await client({ credentials: provider }).call('A', {}, Schema);
     expect(seen.map((s) => s.headers['x-tc-token'])).toEqual(['token-1', 'token-2']);
+  });
+
+  it.each(['ServiceUnavailable', 'FailedOperation.SystemError'])(
+    'retries %s with backoff, as documented in the error envelope',
+    async (code) => {
+      const name = code === 'ServiceUnavailable' ? 'service-unavailable' : 'system-error';
+      reply({ json: loadDocumented(`errors/${name}`).response }, ok({ CertificateId: 'x' }));
+
+      const result = await client().call('DescribeCertificate', { CertificateId: 'x' }, Schema);
+
+      expect(result.data.CertificateId).toBe('x');
+      expect(seen).toHaveLength(2);
+      expect(clock.sleeps).toEqual([125]);
+    },
+  );
+
+  it('takes FailedOperation.CAMAuthorizedFail for a credential failure, not worth retrying', async () => {
+    const documented = loadDocumented('errors/cam-authorized-fail').response;
+    reply({ json: documented });
+
+    const error = await client()
+      .call('DescribeCertificates', {}, Schema)
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(TencentApiError);
+    expect(error).toMatchObject({
+      code: 'FailedOperation.CAMAuthorizedFail',
+      requestId: documented.Response.RequestId,
+      retryable: false,
+      attempts: 1,
+    });
+    expect((error as TencentApiError).isAuthFailure).toBe(true);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('picks up a key rotated in the secret: reloads once on a refused key and signs with the new one', async () => {
+    const keys = [CREDENTIALS, { secretId: 'AKIDrotated', secretKey: 'rotated-secret-key-4567' }];
+    let loads = 0;
+    const provider = async () => keys[Math.min(loads++, 1)] as typeof CREDENTIALS;
+    reply(apiError('AuthFailure.SecretIdNotFound'), ok({ CertificateId: 'x' }));
+
+    const result = await client({ credentials: provider }).call('A', {}, Schema);
+
+    expect(result.data.CertificateId).toBe('x');
+    expect(loads).toBe(2);
+    expect(seen.map((s) => parseTc3Authorization(s.headers.authorization)?.secretId)).toEqual([
+      'AKIDtest',
+      'AKIDrotated',
+    ]);
+  });
+
+  it.each(['FailedOperation.CAMAuthorizedFail', 'UnauthorizedOperation', 'AuthFailure.SignatureFailure'])(
+    'reloads the credentials once on %s, then gives up as a credential failure',
+    async (code) => {
+      let loads = 0;
+      const provider = async () => ({ ...CREDENTIALS, secretId: `AKIDkey${++loads}` });
+      reply(apiError(code), apiError(code), ok());
+
+      const error = await client({ credentials: provider })
+        .call('A', {}, Schema)
+        .catch((e: unknown) => e);
+
+      expect(error).toMatchObject({ code, retryable: false, attempts: 2 });
+      expect((error as TencentApiError).isAuthFailure).toBe(true);
+      expect(loads).toBe(2);
+      expect(seen).toHaveLength(2);
+    },
+  );
+
+  it('loads the credentials once for calls refused at the same time, and keeps the new ones', async () => {
+    let loads = 0;
+    const provider = async () => ({ ...CREDENTIALS, secretId: `AKIDkey${++loads}` });
+    reply(
+      ...Array.from({ length: 3 }, () => apiError('AuthFailure.SecretIdNotFound')),
+      ...Array.from({ length: 4 }, () => ok()),
+    );
+    const c = client({ credentials: provider, rateLimit: 1000 });
+
+    await Promise.all([c.call('A', {}, Schema), c.call('A', {}, Schema), c.call('A', {}, Schema)]);
+    await c.call('A', {}, Schema);
+
+    expect(loads).toBe(2);
+    expect(seen.map((s) => parseTc3Authorization(s.headers.authorization)?.secretId)).toEqual([
+      'AKIDkey1',
+      'AKIDkey1',
+      'AKIDkey1',
+      'AKIDkey2',
+      'AKIDkey2',
+      'AKIDkey2',
+      'AKIDkey2',
+    ]);
+  });
+
+  it('reloads credentials that come from a provider even when they come back the same', async () => {
+    reply(apiError('AuthFailure.SecretIdNotFound'), apiError('AuthFailure.SecretIdNotFound'), ok());
+
+    const error = await client({ credentials: async () => CREDENTIALS })
+      .call('A', {}, Schema)
+      .catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ code: 'AuthFailure.SecretIdNotFound', retryable: false, attempts: 2 });
+  });
+
+  it('gives up with the credential failure when reloading the credentials fails', async () => {
+    let loads = 0;
+    const provider = async () => {
+      if (++loads > 1) throw new Error('Secrets Manager is unreachable');
+      return CREDENTIALS;
+    };
+    reply(apiError('AuthFailure.SecretIdNotFound'));
+
+    await expect(client({ credentials: provider }).call('A', {}, Schema)).rejects.toMatchObject({
+      code: 'AuthFailure.SecretIdNotFound',
+      retryable: false,
+    });
+    expect(seen).toHaveLength(1);
   });
 
   it('does not retry an unknown error code', async () => {

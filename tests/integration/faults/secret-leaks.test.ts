@@ -172,7 +172,7 @@ describe('what the tool prints and answers', () => {
     const all = transcript.map(({ text }) => text).join('\n');
     expect(all).toContain('"level":"debug"');
     expect(all).toContain('certificate exported');
-    expect(all).toContain('Tencent rejected the session token');
+    expect(all).toContain('Tencent refused the credentials; reloaded them');
     expect(all).toContain('AuthFailure.TokenFailure');
     expect(all).toContain('does not belong to the certificate');
     expect(all).toContain('cannot be read as a PKCS#8');
