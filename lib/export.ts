@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
@@ -17,11 +18,12 @@ import { nodeTrustAnchors, type TrustAnchors } from './secrets/trust.js';
 import type { CertificateListItem, InvalidListItem } from './tencent/schemas.js';
 import { CertificateStatus, type TencentSslApi } from './tencent/ssl-api.js';
 
-/** The Tencent calls export makes. */
+/** The Tencent calls export makes; with `nextSlot`, it reads through the freer of two actions. */
 export type ExportTencentApi = Pick<
   TencentSslApi,
   'listCertificates' | 'describeCertificateDetail' | 'downloadCertificate'
->;
+> &
+  Partial<Pick<TencentSslApi, 'nextSlot'>>;
 
 export interface ExportSettings {
   nameTemplate: string;
@@ -393,6 +395,17 @@ async function readCertificate(
   decision: ExportDecision,
   trust: TrustAnchors,
 ): Promise<CertificateReading> {
+  const { nextSlot } = deps.tencent;
+  // DescribeCertificateDetail shares its budget with the sync's validation reads; the archive
+  // holds the same certificate, chain and key on a budget of its own.
+  if (
+    nextSlot &&
+    nextSlot.call(deps.tencent, 'DownloadCertificate') <
+      nextSlot.call(deps.tencent, 'DescribeCertificateDetail')
+  ) {
+    const fromArchive = await readFromArchive(deps, decision, trust);
+    if (fromArchive) return fromArchive;
+  }
   const detail = await deps.tencent.describeCertificateDetail(decision.certificateId);
   const domain = detail.Domain ?? decision.item.Domain ?? '';
   const input = {
@@ -431,6 +444,53 @@ async function readCertificate(
   if (check.ok) return { state: 'verified', bundle: check.bundle, domain };
   if (check.problem === 'missing-private-key') return { state: 'no-private-key', reason: check.reason };
   return { state: 'refused', refusal: check.problem, reason: check.reason };
+}
+
+/**
+ * The certificate as the DownloadCertificate archive holds it: the leaf is the certificate whose
+ * key is in the archive, the chain is found among the others. Undefined when the archive does
+ * not give a certificate that passes every check (no key in it, an encrypted key, a layout it
+ * cannot be read from): DescribeCertificateDetail then decides, as it does without the archive.
+ */
+async function readFromArchive(
+  deps: ExportDeps,
+  decision: ExportDecision,
+  trust: TrustAnchors,
+): Promise<CertificateReading | undefined> {
+  const download = await deps.tencent.downloadCertificate(decision.certificateId);
+  let archive: ReturnType<typeof certificatesFromArchive>;
+  try {
+    archive = certificatesFromArchive(download.Content ?? '');
+  } catch (error) {
+    if (error instanceof CertificateArchiveError) return undefined;
+    throw error;
+  }
+  const domain = decision.item.Domain ?? '';
+  for (const privateKeyPem of archive.privateKeys) {
+    const leaf = archive.certificates.find((pem) => keyMatches(pem, privateKeyPem));
+    if (!leaf) continue;
+    const check = verifyCertificateBundle({
+      certificatePem: leaf,
+      privateKeyPem,
+      domain,
+      now: new Date(deps.clock.now()),
+      trust,
+      allowedDomains: deps.settings.allowedDomains,
+      extraCertificates: archive.certificates,
+      extraSource: ARCHIVE_SOURCE,
+    });
+    if (check.ok) return { state: 'verified', bundle: check.bundle, domain };
+  }
+  return undefined;
+}
+
+function keyMatches(certificatePem: string, privateKeyPem: string): boolean {
+  try {
+    const certificate = new X509Certificate(certificatePem);
+    return !certificate.ca && certificate.checkPrivateKey(createPrivateKey(privateKeyPem));
+  } catch {
+    return false;
+  }
 }
 
 /** Writes a verified certificate to its secret unless the secret already holds it or a later one. */

@@ -41,6 +41,15 @@ export interface ArchiveCertificates {
   certificates: string[];
   /** Names of the entries that held at least one certificate. */
   sources: string[];
+  /** Every unencrypted PEM private key found (the Nginx and Apache folders carry one), each once. */
+  privateKeys: string[];
+}
+
+const PRIVATE_KEY_PEM = /-----BEGIN (RSA |EC )?PRIVATE KEY-----[\s\S]*?-----END \1?PRIVATE KEY-----/g;
+
+function privateKeysIn(bytes: Uint8Array): string[] {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  return [...text.matchAll(PRIVATE_KEY_PEM)].map((match) => `${match[0].replace(/\r\n/g, '\n')}\n`);
 }
 
 function certificatesIn(bytes: Uint8Array): string[] {
@@ -106,11 +115,13 @@ export function certificatesFromArchive(
   }
   const certificates: string[] = [];
   const sources: string[] = [];
+  const privateKeys: string[] = [];
   for (const [name, bytes] of Object.entries(files)) {
+    for (const key of privateKeysIn(bytes)) if (!privateKeys.includes(key)) privateKeys.push(key);
     const found = certificatesIn(bytes);
     if (found.length === 0) continue;
     sources.push(name);
     for (const pem of found) if (!certificates.includes(pem)) certificates.push(pem);
   }
-  return { certificates, sources };
+  return { certificates, sources, privateKeys };
 }

@@ -143,7 +143,7 @@ export class TencentSslApi {
    */
   async describeValidation(certificateId: string): Promise<CertificateDetail> {
     const action =
-      this.client.nextSlot('DescribeCertificateDetail') < this.client.nextSlot('DescribeCertificate')
+      this.nextSlot('DescribeCertificateDetail') < this.nextSlot('DescribeCertificate')
         ? 'DescribeCertificateDetail'
         : 'DescribeCertificate';
     const { data } = await this.client.call(
@@ -166,6 +166,11 @@ export class TencentSslApi {
       DownloadCertificateResponseSchema,
     );
     return data;
+  }
+
+  /** When a call of `action` made now would leave, about: for callers that can choose between actions. */
+  nextSlot(action: string): number {
+    return this.client.nextSlot(action);
   }
 
   /** Asks the CA to check the domain validation now. */

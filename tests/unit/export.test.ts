@@ -910,3 +910,62 @@ describe('exportSqsBatch', () => {
     ]);
   });
 });
+
+describe('exportCertificates: reading through the freer budget', () => {
+  /** A FakeTencent whose DescribeCertificateDetail budget is busy (the sync's validation reads use it). */
+  class BusyDetail extends FakeTencent {
+    nextSlot(action: string): number {
+      return action === 'DescribeCertificateDetail' ? NOW.getTime() + 5_000 : NOW.getTime();
+    }
+  }
+
+  it('reads the certificate, its chain and its key from the archive when DownloadCertificate is freer', async () => {
+    const l = await leaf('www.example.com');
+    const tencent = new BusyDetail([{ id: 'a1', domain: 'www.example.com', leaf: l }]);
+
+    const report = await exportCertificates(deps(tencent));
+
+    expect(tencent.detailCalls).toEqual([]);
+    expect(tencent.downloadCalls).toEqual(['a1']);
+    expect(report.certificates[0]).toMatchObject({ result: 'created' });
+    expect(storedValue('tencent-ssl/www.example.com')).toMatchObject({
+      certificate: l.certificatePem,
+      chain: pki.intermediatePem,
+      privateKey: l.privateKeyPem,
+    });
+  });
+
+  it('falls back to DescribeCertificateDetail when the archive holds no usable key', async () => {
+    const l = await leaf('www.example.com');
+    const zip = buildCertificateArchive({
+      domain: 'www.example.com',
+      certificatePem: l.certificatePem,
+      chainPem: l.chainPem,
+      privateKeyPem: '',
+      layout: 'server-folders',
+    });
+    const tencent = new BusyDetail([
+      {
+        id: 'a2',
+        domain: 'www.example.com',
+        leaf: l,
+        download: { Content: Buffer.from(zip).toString('base64'), ContentType: 'application/zip' },
+      },
+    ]);
+
+    const report = await exportCertificates(deps(tencent));
+
+    expect(tencent.detailCalls).toEqual(['a2']);
+    expect(report.certificates[0]).toMatchObject({ result: 'created' });
+  });
+
+  it('never lets an archive leaf from an untrusted CA through', async () => {
+    const l = await leaf('www.example.com', { from: otherPki });
+    const tencent = new BusyDetail([{ id: 'a3', domain: 'www.example.com', leaf: l }]);
+
+    const report = await exportCertificates(deps(tencent));
+
+    expect(report.certificates[0]).toMatchObject({ result: 'refused', refusal: 'untrusted-chain' });
+    expect(storedValue('tencent-ssl/www.example.com')).toBeNull();
+  });
+});
