@@ -60,6 +60,7 @@ beforeEach(async () => {
   env = {
     ...motoEnv(moto.endpoint),
     TENCENTCLOUD_SSL_ENDPOINT: tencent.url,
+    TENCENTCLOUD_SSL_ALLOW_HTTP: 'true',
     TENCENTCLOUD_SECRET_ID: CREDENTIALS.secretId,
     TENCENTCLOUD_SECRET_KEY: CREDENTIALS.secretKey,
     ALLOWED_DOMAINS: 'example.com',
