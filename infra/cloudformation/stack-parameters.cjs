@@ -12,6 +12,12 @@
  * public suffix, a malformed zone) is never packaged. A change made to the AllowedDomains
  * parameter directly in CloudFormation is still held to the normalised form by its
  * AllowedPattern.
+ *
+ * resources.yml turns the list into the Route53 write condition (ForAllValues:StringLike on
+ * route53:ChangeResourceRecordSetsNormalizedRecordNames), per domain d: `_dnsauth.d`,
+ * `_dnsauth.*.d`, `_<32 × ?>.d` and `_<32 × ?>.*.d`; `*` alone makes them `_dnsauth.*` and
+ * `_<32 × ?>.*` (and their redundant `.*.*` forms). A domain here never holds a `*` or `?` of
+ * its own, which IAM would read as wildcards: the parser and the AllowedPattern refuse both.
  */
 
 const { require: requireTypeScript } = require('tsx/cjs/api');

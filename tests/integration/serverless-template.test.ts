@@ -171,6 +171,30 @@ function statements(role: string, params: Record<string, string> = {}): Statemen
 }
 
 const allows = (list: Statement[], action: string) => list.filter((s) => s.Action.includes(action));
+
+/** The CNAME label shape in the IAM condition: `_` and 32 single-character wildcards. */
+const HEX_SHAPE = `_${'?'.repeat(32)}`;
+const HEX = '875bed25cf9e03596931d91cb0a52bd9';
+
+/** IAM StringLike: `*` any run of characters, `?` exactly one, everything else literal and case-sensitive. */
+function stringLike(pattern: string): RegExp {
+  const body = [...pattern]
+    .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${body}$`, 's');
+}
+
+/** Whether the sync role's write condition admits a change at `name`, for this AllowedDomains value. */
+function writableNames(allowedDomains: string): (name: string) => boolean {
+  const [write] = allows(
+    statements('SyncRole', { AllowedDomains: allowedDomains }),
+    'route53:ChangeResourceRecordSets',
+  );
+  const patterns = write?.Condition?.['ForAllValues:StringLike']?.[
+    'route53:ChangeResourceRecordSetsNormalizedRecordNames'
+  ] as string[];
+  return (name) => patterns.some((pattern) => stringLike(pattern).test(name));
+}
 const ROLES = ['SyncRole', 'ExportRole', 'WebhookRole'];
 const FUNCTIONS = ['SyncLambdaFunction', 'ExportLambdaFunction', 'WebhookLambdaFunction'];
 
@@ -334,7 +358,7 @@ describe('the packaged CloudFormation template', () => {
     }
   });
 
-  it('limits Route53 writes to UPSERTs of CNAME and TXT at underscore names under the allowed domains', () => {
+  it('limits Route53 writes to CNAME and TXT sets at the validation name shapes of the allowed domains', () => {
     const [write] = allows(statements('SyncRole'), 'route53:ChangeResourceRecordSets');
     expect(write).toEqual({
       Effect: 'Allow',
@@ -342,27 +366,88 @@ describe('the packaged CloudFormation template', () => {
       Resource: expect.any(Array),
       Condition: {
         'ForAllValues:StringEquals': {
-          'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+          'route53:ChangeResourceRecordSetsActions': ['CREATE', 'DELETE', 'UPSERT'],
           'route53:ChangeResourceRecordSetsRecordTypes': ['CNAME', 'TXT'],
         },
         'ForAllValues:StringLike': {
-          'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['_*.example.com', '_*.example.net'],
+          'route53:ChangeResourceRecordSetsNormalizedRecordNames': [
+            '_dnsauth.example.com',
+            '_dnsauth.example.net',
+            '_dnsauth.*.example.com',
+            '_dnsauth.*.example.net',
+            `${HEX_SHAPE}.example.com`,
+            `${HEX_SHAPE}.example.net`,
+            `${HEX_SHAPE}.*.example.com`,
+            `${HEX_SHAPE}.*.example.net`,
+          ],
         },
       },
     });
-    expect(
-      allows(
-        statements('WebhookRole', { AllowedDomains: 'example.com' }),
-        'route53:ChangeResourceRecordSets',
-      )[0]?.Condition,
-    ).toEqual(
-      expect.objectContaining({
-        'ForAllValues:StringLike': {
-          'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['_*.example.com'],
-        },
-      }),
-    );
     expect(allows(statements('ExportRole'), 'route53:ChangeResourceRecordSets')).toEqual([]);
+  });
+
+  it('gives the webhook the same write condition, built from the AllowedDomains parameter', () => {
+    const [write] = allows(
+      statements('WebhookRole', { AllowedDomains: 'example.com' }),
+      'route53:ChangeResourceRecordSets',
+    );
+
+    expect(write?.Condition?.['ForAllValues:StringLike']).toEqual({
+      'route53:ChangeResourceRecordSetsNormalizedRecordNames': [
+        '_dnsauth.example.com',
+        '_dnsauth.*.example.com',
+        `${HEX_SHAPE}.example.com`,
+        `${HEX_SHAPE}.*.example.com`,
+      ],
+    });
+  });
+
+  it('lets IAM accept the validation names of the allowed domains and their subdomains', () => {
+    const names = writableNames('example.com');
+
+    for (const name of [
+      '_dnsauth.example.com',
+      '_dnsauth.www.example.com',
+      `_${HEX}.example.com`,
+      `_${HEX}.api.shop.example.com`,
+    ]) {
+      expect(names(name), name).toBe(true);
+    }
+  });
+
+  it('lets IAM refuse service-critical underscore names and names of other domains', () => {
+    const names = writableNames('example.com');
+
+    for (const name of [
+      '_acme-challenge.example.com',
+      '_dmarc.example.com',
+      'sel._domainkey.example.com',
+      '_mta-sts.example.com',
+      '_sip._tcp.example.com',
+      `_${HEX.slice(1)}.example.com`,
+      `_${HEX}0.example.com`,
+      'www.example.com',
+      '_dnsauth.example.com.evil.test',
+      '_dnsauth.notexample.com',
+      '_dnsauth.example.org',
+    ]) {
+      expect(names(name), name).toBe(false);
+    }
+  });
+
+  it('cannot tell hex digits from other characters in IAM: the planner refuses what slips through', () => {
+    const names = writableNames('example.com');
+
+    // `_` and 32 characters of which some are dots: an _acme-challenge name one level down.
+    expect(names('_acme-challenge.abcdefghijklmnopq.example.com')).toBe(true);
+  });
+
+  it('lets every validation name through with the * allow-list, and none with an empty one', () => {
+    expect(writableNames('*')('_dnsauth.example.org')).toBe(true);
+    expect(writableNames('*')(`_${HEX}.www.example.org`)).toBe(true);
+    expect(writableNames('*')('_acme-challenge.example.org')).toBe(false);
+    expect(writableNames('')('_dnsauth.example.com')).toBe(false);
+    expect(writableNames('')(`_${HEX}.example.com`)).toBe(false);
   });
 
   it('normalises allowedDomains when packaging, and gives the functions the list the IAM condition uses', () => {

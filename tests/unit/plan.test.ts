@@ -8,6 +8,10 @@ import {
 } from '../../lib/validation/plan.js';
 import { loadFixture } from '../helpers/fixtures.js';
 
+/** CNAME validation labels: `_` and 32 hex digits, as Tencent's CAs use. */
+const A = '_875bed25cf9e03596931d91cb0a52bd9';
+const B = '_0f1e2d3c4b5a69788796a5b4c3d2e1f0';
+
 const CNAME_TARGET =
   'a3108492878a2d989949fa50522dd2b0.cc7346307ff022fcfa68e025f6dbf6ad.cmcdpcwca5iljv.trust-provider.com';
 
@@ -78,7 +82,7 @@ describe('planValidationRecords', () => {
   it('takes a DvAuthKey that already ends with the domain as the full name', () => {
     const cert = certificate('example.com', [
       cname({
-        DvAuthKey: '_abc.example.com',
+        DvAuthKey: `${A}.example.com`,
         DvAuthSubDomain: '_ignored',
         DvAuthDomain: 'example.com',
         DvAuthValue: 'x.ca.test',
@@ -87,24 +91,26 @@ describe('planValidationRecords', () => {
 
     const plan = planValidationRecords(cert, '*');
 
-    expect(plan.records.map((r) => r.name)).toEqual(['_abc.example.com']);
+    expect(plan.records.map((r) => r.name)).toEqual([`${A}.example.com`]);
   });
 
   it('matches the domain suffix of DvAuthKey on label boundaries only', () => {
     const cert = certificate('example.com', [
-      cname({ DvAuthKey: '_abc.notexample.com', DvAuthDomain: 'example.com', DvAuthValue: 'x.ca.test' }),
+      cname({ DvAuthKey: `${A}.notexample.com`, DvAuthDomain: 'example.com', DvAuthValue: 'x.ca.test' }),
     ]);
 
     const plan = planValidationRecords(cert, '*');
 
-    expect(plan.records.map((r) => r.name)).toEqual(['_abc.notexample.com.example.com']);
+    expect(plan.outcomes.map((o) => [o.action, o.name])).toEqual([
+      ['refused', `${A}.notexample.com.example.com`],
+    ]);
   });
 
   it('joins a bare DvAuthSubDomain label to the domain', () => {
     const cert = certificate('example.com', [
       cname({
-        DvAuthKey: '_abc',
-        DvAuthSubDomain: '_abc',
+        DvAuthKey: A,
+        DvAuthSubDomain: A,
         DvAuthDomain: 'example.com',
         DvAuthValue: 'x.ca.test',
       }),
@@ -112,7 +118,7 @@ describe('planValidationRecords', () => {
 
     const plan = planValidationRecords(cert, '*');
 
-    expect(plan.records.map((r) => r.name)).toEqual(['_abc.example.com']);
+    expect(plan.records.map((r) => r.name)).toEqual([`${A}.example.com`]);
   });
 
   it('joins a bare DvAuthKey to the domain when there is no subdomain', () => {
@@ -139,8 +145,8 @@ describe('planValidationRecords', () => {
       Domain: 'example.com',
       SubjectAltName: [],
       DvAuthDetail: detail([], {
-        DvAuthKey: '_abc.example.com',
-        DvAuthKeySubDomain: '_abc',
+        DvAuthKey: `${A}.example.com`,
+        DvAuthKeySubDomain: A,
         DvAuthDomain: 'example.com',
         DvAuthValue: 'x.ca.test',
       }),
@@ -153,7 +159,7 @@ describe('planValidationRecords', () => {
         {
           certificateId: 'cert-1',
           domain: 'example.com',
-          name: '_abc.example.com',
+          name: `${A}.example.com`,
           type: 'CNAME',
           value: 'x.ca.test',
         },
@@ -209,8 +215,8 @@ describe('planValidationRecords', () => {
       Domain: 'ninghhuang.online',
       SubjectAltName: [],
       DvAuthDetail: detail([], {
-        DvAuthKey: '_875bed.ninghhuang.online',
-        DvAuthKeySubDomain: '_875bed',
+        DvAuthKey: `${A}.ninghhuang.online`,
+        DvAuthKeySubDomain: A,
         DvAuthDomain: 'ni****ang.online',
         DvAuthValue: 'x.ca.test',
       }),
@@ -222,7 +228,7 @@ describe('planValidationRecords', () => {
       {
         certificateId: 'cert-1',
         domain: 'ninghhuang.online',
-        name: '_875bed.ninghhuang.online',
+        name: `${A}.ninghhuang.online`,
         type: 'CNAME',
         value: 'x.ca.test',
       },
@@ -232,8 +238,8 @@ describe('planValidationRecords', () => {
   it('never builds a name from a masked DvAuthDomain', () => {
     const cert = certificate('ninghhuang.online', [
       cname({
-        DvAuthKey: '_875bed',
-        DvAuthSubDomain: '_875bed',
+        DvAuthKey: A,
+        DvAuthSubDomain: A,
         DvAuthDomain: 'ni****ang.online',
         DvAuthValue: 'x.ca.test',
       }),
@@ -282,8 +288,12 @@ describe('planValidationRecords', () => {
     const cert = certificate(
       'example.com',
       [
-        cname({ DvAuthKey: '_a.example.com', DvAuthDomain: 'example.com', DvAuthValue: 'a.ca.test' }),
-        cname({ DvAuthKey: '_b.www.example.org', DvAuthDomain: 'www.example.org', DvAuthValue: 'b.ca.test' }),
+        cname({ DvAuthKey: `${A}.example.com`, DvAuthDomain: 'example.com', DvAuthValue: 'a.ca.test' }),
+        cname({
+          DvAuthKey: `${B}.www.example.org`,
+          DvAuthDomain: 'www.example.org',
+          DvAuthValue: 'b.ca.test',
+        }),
       ],
       ['www.example.org'],
     );
@@ -291,8 +301,8 @@ describe('planValidationRecords', () => {
     const plan = planValidationRecords(cert, ['example.com', 'example.org']);
 
     expect(plan.records.map((r) => [r.domain, r.name])).toEqual([
-      ['example.com', '_a.example.com'],
-      ['www.example.org', '_b.www.example.org'],
+      ['example.com', `${A}.example.com`],
+      ['www.example.org', `${B}.www.example.org`],
     ]);
   });
 
@@ -323,7 +333,7 @@ describe('planValidationRecords', () => {
 
   it('refuses an unknown validation type', () => {
     const cert = certificate('example.com', [
-      dvAuth({ DvAuthVerifyType: 'EMAIL', DvAuthKey: '_a', DvAuthDomain: 'example.com', DvAuthValue: 'v' }),
+      dvAuth({ DvAuthVerifyType: 'EMAIL', DvAuthKey: A, DvAuthDomain: 'example.com', DvAuthValue: 'v' }),
     ]);
 
     const plan = planValidationRecords(cert, '*');
@@ -341,7 +351,7 @@ describe('planValidationRecords', () => {
 
   it('refuses an item without a validation type', () => {
     const cert = certificate('example.com', [
-      dvAuth({ DvAuthKey: '_a', DvAuthDomain: 'example.com', DvAuthValue: 'v' }),
+      dvAuth({ DvAuthKey: A, DvAuthDomain: 'example.com', DvAuthValue: 'v' }),
     ]);
 
     const plan = planValidationRecords(cert, '*');
@@ -356,7 +366,7 @@ describe('planValidationRecords', () => {
     const cert = certificate('example.com', [
       dvAuth({
         DvAuthVerifyType: 'cname',
-        DvAuthKey: '_a',
+        DvAuthKey: A,
         DvAuthDomain: 'example.com',
         DvAuthValue: 'x.ca.test',
       }),
@@ -369,7 +379,7 @@ describe('planValidationRecords', () => {
 
   it('refuses a name outside the certificate domains', () => {
     const cert = certificate('example.com', [
-      cname({ DvAuthKey: '_a.victim.test', DvAuthDomain: 'victim.test', DvAuthValue: 'x.ca.test' }),
+      cname({ DvAuthKey: `${A}.victim.test`, DvAuthDomain: 'victim.test', DvAuthValue: 'x.ca.test' }),
     ]);
 
     const plan = planValidationRecords(cert, '*');
@@ -377,34 +387,33 @@ describe('planValidationRecords', () => {
     expect(plan.outcomes).toEqual([
       {
         certificateId: 'cert-1',
-        name: '_a.victim.test',
+        name: `${A}.victim.test`,
         type: 'CNAME',
         value: 'x.ca.test',
         action: 'refused',
-        reason: "record name _a.victim.test is not under any of the certificate's domains (example.com)",
+        reason: `record name ${A}.victim.test is not under any of the certificate's domains (example.com)`,
       },
     ]);
   });
 
   it('refuses a name outside the allow-list', () => {
     const cert = certificate('example.com', [
-      cname({ DvAuthKey: '_a', DvAuthDomain: 'example.com', DvAuthValue: 'x.ca.test' }),
+      cname({ DvAuthKey: A, DvAuthDomain: 'example.com', DvAuthValue: 'x.ca.test' }),
     ]);
 
     const plan = planValidationRecords(cert, ['example.org']);
 
     expect(plan.records).toEqual([]);
     expect(plan.outcomes[0]).toMatchObject({
-      name: '_a.example.com',
+      name: `${A}.example.com`,
       action: 'refused',
-      reason:
-        'record name _a.example.com is outside ALLOWED_DOMAINS (example.org); add its domain to ALLOWED_DOMAINS to have it written',
+      reason: `record name ${A}.example.com is outside ALLOWED_DOMAINS (example.org); add its domain to ALLOWED_DOMAINS to have it written`,
     });
   });
 
   it('refuses everything, saying how to fix it, when the allow-list is unset', () => {
     const cert = certificate('example.com', [
-      cname({ DvAuthKey: '_a', DvAuthDomain: 'example.com', DvAuthValue: 'x.ca.test' }),
+      cname({ DvAuthKey: A, DvAuthDomain: 'example.com', DvAuthValue: 'x.ca.test' }),
     ]);
 
     const plan = planValidationRecords(cert, undefined);
@@ -420,12 +429,12 @@ describe('planValidationRecords', () => {
 
   it('allows any name under the certificate domains with the * allow-list', () => {
     const cert = certificate('deep.sub.example.net', [
-      cname({ DvAuthKey: '_a', DvAuthDomain: 'deep.sub.example.net', DvAuthValue: 'x.ca.test' }),
+      cname({ DvAuthKey: A, DvAuthDomain: 'deep.sub.example.net', DvAuthValue: 'x.ca.test' }),
     ]);
 
     const plan = planValidationRecords(cert, '*');
 
-    expect(plan.records.map((r) => r.name)).toEqual(['_a.deep.sub.example.net']);
+    expect(plan.records.map((r) => r.name)).toEqual([`${A}.deep.sub.example.net`]);
   });
 
   it('refuses a name whose first label does not start with an underscore', () => {
@@ -438,13 +447,14 @@ describe('planValidationRecords', () => {
     expect(plan.outcomes[0]).toMatchObject({
       name: 'www.example.com',
       action: 'refused',
-      reason: expect.stringMatching(/"_"/),
+      reason:
+        'CNAME at www.example.com is refused: a CNAME is validated only at _<32 hex digits>.example.com',
     });
   });
 
   it('refuses a name with an empty label', () => {
     const cert = certificate('example.com', [
-      cname({ DvAuthKey: '_a..example.com', DvAuthDomain: 'example.com', DvAuthValue: 'x.ca.test' }),
+      cname({ DvAuthKey: `${A}..example.com`, DvAuthDomain: 'example.com', DvAuthValue: 'x.ca.test' }),
     ]);
 
     const plan = planValidationRecords(cert, '*');
@@ -470,7 +480,11 @@ describe('planValidationRecords', () => {
 
   it('lower-cases names and targets and drops trailing dots', () => {
     const cert = certificate('Example.COM.', [
-      cname({ DvAuthKey: '_ABC.Example.COM.', DvAuthDomain: 'EXAMPLE.com.', DvAuthValue: 'X.CA.Test.' }),
+      cname({
+        DvAuthKey: `${A.toUpperCase()}.Example.COM.`,
+        DvAuthDomain: 'EXAMPLE.com.',
+        DvAuthValue: 'X.CA.Test.',
+      }),
     ]);
 
     const plan = planValidationRecords(cert, ['EXAMPLE.COM']);
@@ -479,7 +493,7 @@ describe('planValidationRecords', () => {
       {
         certificateId: 'cert-1',
         domain: 'example.com',
-        name: '_abc.example.com',
+        name: `${A}.example.com`,
         type: 'CNAME',
         value: 'x.ca.test',
       },
@@ -488,7 +502,7 @@ describe('planValidationRecords', () => {
 
   it('refuses a unicode name, which must arrive in punycode', () => {
     const cert = certificate('bücher.example', [
-      cname({ DvAuthKey: '_a', DvAuthDomain: 'bücher.example', DvAuthValue: 'x.ca.test' }),
+      cname({ DvAuthKey: A, DvAuthDomain: 'bücher.example', DvAuthValue: 'x.ca.test' }),
     ]);
 
     const plan = planValidationRecords(cert, '*');
@@ -498,23 +512,23 @@ describe('planValidationRecords', () => {
 
   it('accepts a name in punycode form', () => {
     const cert = certificate('xn--bcher-kva.example', [
-      cname({ DvAuthKey: '_a', DvAuthDomain: 'xn--bcher-kva.example', DvAuthValue: 'x.ca.test' }),
+      cname({ DvAuthKey: A, DvAuthDomain: 'xn--bcher-kva.example', DvAuthValue: 'x.ca.test' }),
     ]);
 
     const plan = planValidationRecords(cert, '*');
 
-    expect(plan.records.map((r) => r.name)).toEqual(['_a.xn--bcher-kva.example']);
+    expect(plan.records.map((r) => r.name)).toEqual([`${A}.xn--bcher-kva.example`]);
   });
 
   it('refuses a CNAME value that is not a host name', () => {
     const cert = certificate('example.com', [
-      cname({ DvAuthKey: '_a', DvAuthDomain: 'example.com', DvAuthValue: 'not a host name' }),
+      cname({ DvAuthKey: A, DvAuthDomain: 'example.com', DvAuthValue: 'not a host name' }),
     ]);
 
     const plan = planValidationRecords(cert, '*');
 
     expect(plan.outcomes[0]).toMatchObject({
-      name: '_a.example.com',
+      name: `${A}.example.com`,
       action: 'refused',
       reason: expect.stringMatching(/^CNAME target "not a host name" is not a valid DNS name/),
     });
@@ -522,7 +536,7 @@ describe('planValidationRecords', () => {
 
   it('refuses a CNAME pointing at its own name', () => {
     const cert = certificate('example.com', [
-      cname({ DvAuthKey: '_a', DvAuthDomain: 'example.com', DvAuthValue: '_a.example.com.' }),
+      cname({ DvAuthKey: A, DvAuthDomain: 'example.com', DvAuthValue: `${A}.example.com.` }),
     ]);
 
     const plan = planValidationRecords(cert, '*');
@@ -546,7 +560,7 @@ describe('planValidationRecords', () => {
     });
   });
 
-  it('refuses a TXT value longer than 255 characters', () => {
+  it('refuses a TXT value longer than one 255-byte string', () => {
     const cert = certificate('example.com', [
       txt({ DvAuthKey: '_dnsauth', DvAuthDomain: 'example.com', DvAuthValue: 'a'.repeat(256) }),
     ]);
@@ -555,7 +569,7 @@ describe('planValidationRecords', () => {
 
     expect(plan.outcomes[0]).toMatchObject({
       action: 'refused',
-      reason: 'TXT value is 256 characters long (at most 255)',
+      reason: 'TXT value is 256 bytes long (at most 255, one DNS character-string)',
     });
   });
 
@@ -581,7 +595,7 @@ describe('planValidationRecords', () => {
   });
 
   it('collapses identical items into one record', () => {
-    const item = cname({ DvAuthKey: '_a', DvAuthDomain: 'example.com', DvAuthValue: 'x.ca.test' });
+    const item = cname({ DvAuthKey: A, DvAuthDomain: 'example.com', DvAuthValue: 'x.ca.test' });
     const cert = certificate('example.com', [item, { ...item }]);
 
     const plan = planValidationRecords(cert, '*');
@@ -591,7 +605,7 @@ describe('planValidationRecords', () => {
         {
           certificateId: 'cert-1',
           domain: 'example.com',
-          name: '_a.example.com',
+          name: `${A}.example.com`,
           type: 'CNAME',
           value: 'x.ca.test',
         },
@@ -602,8 +616,8 @@ describe('planValidationRecords', () => {
 
   it('refuses both CNAMEs when one certificate wants two targets at one name', () => {
     const cert = certificate('example.com', [
-      cname({ DvAuthKey: '_a', DvAuthDomain: 'example.com', DvAuthValue: 'x.ca.test' }),
-      cname({ DvAuthKey: '_a', DvAuthDomain: 'example.com', DvAuthValue: 'y.ca.test' }),
+      cname({ DvAuthKey: A, DvAuthDomain: 'example.com', DvAuthValue: 'x.ca.test' }),
+      cname({ DvAuthKey: A, DvAuthDomain: 'example.com', DvAuthValue: 'y.ca.test' }),
     ]);
 
     const plan = planValidationRecords(cert, '*');
