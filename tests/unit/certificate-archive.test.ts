@@ -58,7 +58,19 @@ describe('certificatesFromArchive', () => {
     expect(found).toEqual({
       certificates: [leaf.certificatePem, pki.intermediatePem],
       sources: ['misc/a.bin', 'IIS/chain.cer'],
+      privateKeys: [],
     });
+  });
+
+  it('finds the private key by content, whatever the file is called', () => {
+    const zip = zipSync({
+      'keys/whatever.txt': strToU8(leaf.privateKeyPem.replaceAll('\n', '\r\n')),
+      'misc/a.bin': strToU8(leaf.certificatePem),
+    });
+
+    const found = certificatesFromArchive(base64(zip));
+
+    expect(found.privateKeys).toEqual([leaf.privateKeyPem]);
   });
 
   it('refuses an archive larger than the limit before decoding it', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   ChangeResourceRecordSetsCommand,
   GetChangeCommand,
@@ -204,7 +205,7 @@ describe('runSync and CompleteCertificate', () => {
   const pending = (id: string, domain: string, fields: Partial<FakeCertificate> = {}): FakeCertificate => ({
     id,
     domain,
-    dvAuths: [cname(`_${id}.${domain}`, CA, domain)],
+    dvAuths: [cname(`_${createHash('md5').update(id).digest('hex')}.${domain}`, CA, domain)],
     ...fields,
   });
 

@@ -83,7 +83,7 @@ describe('a certificate outside ALLOWED_DOMAINS', () => {
       {
         id: 'o1',
         domain: 'www.example.org',
-        dvAuths: [cname('_a.www.example.org', 'a.ca.test', 'www.example.org')],
+        dvAuths: [cname('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.www.example.org', 'a.ca.test', 'www.example.org')],
       },
     ]);
 
@@ -106,8 +106,8 @@ describe('a certificate outside ALLOWED_DOMAINS', () => {
         domain: 'www.example.com',
         altNames: ['www.example.org'],
         dvAuths: [
-          cname('_a.www.example.com', 'a.ca.test', 'www.example.com'),
-          cname('_b.www.example.org', 'b.ca.test', 'www.example.org'),
+          cname('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.www.example.com', 'a.ca.test', 'www.example.com'),
+          cname('_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.www.example.org', 'b.ca.test', 'www.example.org'),
         ],
       },
     ]);
@@ -124,7 +124,9 @@ describe('a certificate outside ALLOWED_DOMAINS', () => {
         {
           id: 'u1',
           domain: 'www.example.org',
-          dvAuths: [cname('_a.www.example.org', 'a.ca.test', 'www.example.org')],
+          dvAuths: [
+            cname('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.www.example.org', 'a.ca.test', 'www.example.org'),
+          ],
         },
       ],
       { allowedDomains: undefined },
@@ -144,7 +146,7 @@ describe('status when AWS cannot be read', () => {
       {
         id: 'p1',
         domain: 'www.example.com',
-        dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+        dvAuths: [cname('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.www.example.com', 'a.ca.test', 'www.example.com')],
       },
     ]);
 

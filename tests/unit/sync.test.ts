@@ -98,7 +98,7 @@ describe('runSync writes validation records', () => {
       {
         id: 'c1',
         domain: 'www.example.com',
-        dvAuths: [cname('_abc.www.example.com', CA, 'www.example.com')],
+        dvAuths: [cname('_abcabcabcabcabcabcabcabcabcabcab.www.example.com', CA, 'www.example.com')],
       },
     ]);
     const report = await runSync(d);
@@ -106,7 +106,10 @@ describe('runSync writes validation records', () => {
     expect(changeInputs()).toEqual([
       {
         HostedZoneId: 'ZCOM',
-        ChangeBatch: { Comment: COMMENT, Changes: [create('_abc.www.example.com', 'CNAME', [CA])] },
+        ChangeBatch: {
+          Comment: COMMENT,
+          Changes: [create('_abcabcabcabcabcabcabcabcabcabcab.www.example.com', 'CNAME', [CA])],
+        },
       },
     ]);
     expect(report.certificates[0]).toMatchObject({
@@ -117,7 +120,7 @@ describe('runSync writes validation records', () => {
     });
     expect(report.certificates[0]?.records).toEqual([
       expect.objectContaining({
-        name: '_abc.www.example.com',
+        name: '_abcabcabcabcabcabcabcabcabcabcab.www.example.com',
         action: 'created',
         zone: { id: 'ZCOM', name: 'example.com' },
       }),
@@ -147,9 +150,9 @@ describe('runSync writes validation records', () => {
         domain: 'example.com',
         altNames: ['www.example.com', 'example.net'],
         dvAuths: [
-          cname('_a.example.com', 'a.ca.test', 'example.com'),
-          cname('_b.www.example.com', 'b.ca.test', 'www.example.com'),
-          cname('_c.example.net', 'c.ca.test', 'example.net'),
+          cname('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example.com', 'a.ca.test', 'example.com'),
+          cname('_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.www.example.com', 'b.ca.test', 'www.example.com'),
+          cname('_cccccccccccccccccccccccccccccccc.example.net', 'c.ca.test', 'example.net'),
         ],
       },
     ]);
@@ -163,14 +166,17 @@ describe('runSync writes validation records', () => {
         ChangeBatch: {
           Comment: COMMENT,
           Changes: [
-            create('_a.example.com', 'CNAME', ['a.ca.test']),
-            create('_b.www.example.com', 'CNAME', ['b.ca.test']),
+            create('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example.com', 'CNAME', ['a.ca.test']),
+            create('_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.www.example.com', 'CNAME', ['b.ca.test']),
           ],
         },
       },
       {
         HostedZoneId: 'ZNET',
-        ChangeBatch: { Comment: COMMENT, Changes: [create('_c.example.net', 'CNAME', ['c.ca.test'])] },
+        ChangeBatch: {
+          Comment: COMMENT,
+          Changes: [create('_cccccccccccccccccccccccccccccccc.example.net', 'CNAME', ['c.ca.test'])],
+        },
       },
     ]);
     expect(report.totals.route53ChangeBatches).toBe(2);
@@ -185,16 +191,16 @@ describe('runSync writes validation records', () => {
         domain: 'example.com',
         altNames: ['api.sub.example.com'],
         dvAuths: [
-          cname('_a.example.com', 'a.ca.test', 'example.com'),
-          cname('_b.api.sub.example.com', 'b.ca.test', 'api.sub.example.com'),
+          cname('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example.com', 'a.ca.test', 'example.com'),
+          cname('_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.api.sub.example.com', 'b.ca.test', 'api.sub.example.com'),
         ],
       },
     ]);
     await runSync(d);
     const byZone = Object.fromEntries(changeInputs().map((i) => [i.HostedZoneId, i.ChangeBatch?.Changes]));
     expect(byZone).toEqual({
-      ZCOM: [create('_a.example.com', 'CNAME', ['a.ca.test'])],
-      ZSUB: [create('_b.api.sub.example.com', 'CNAME', ['b.ca.test'])],
+      ZCOM: [create('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example.com', 'CNAME', ['a.ca.test'])],
+      ZSUB: [create('_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.api.sub.example.com', 'CNAME', ['b.ca.test'])],
     });
   });
 
@@ -249,25 +255,33 @@ describe('runSync writes validation records', () => {
 
   it('reports a conflicting record and still writes the rest of the zone', async () => {
     givenRecords('ZCOM', [
-      { Name: '_x.www.example.com.', Type: 'TXT', TTL: 300, ResourceRecords: [{ Value: '"other"' }] },
+      {
+        Name: '_eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee.www.example.com.',
+        Type: 'TXT',
+        TTL: 300,
+        ResourceRecords: [{ Value: '"other"' }],
+      },
     ]);
     const { deps: d } = deps([
       {
         id: 'clash',
         domain: 'www.example.com',
-        dvAuths: [cname('_x.www.example.com', 'x.ca.test', 'www.example.com')],
+        dvAuths: [cname('_eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee.www.example.com', 'x.ca.test', 'www.example.com')],
       },
       {
         id: 'fine',
         domain: 'api.example.com',
-        dvAuths: [cname('_y.api.example.com', 'y.ca.test', 'api.example.com')],
+        dvAuths: [cname('_ffffffffffffffffffffffffffffffff.api.example.com', 'y.ca.test', 'api.example.com')],
       },
     ]);
     const report = await runSync(d);
     expect(changeInputs()).toEqual([
       {
         HostedZoneId: 'ZCOM',
-        ChangeBatch: { Comment: COMMENT, Changes: [create('_y.api.example.com', 'CNAME', ['y.ca.test'])] },
+        ChangeBatch: {
+          Comment: COMMENT,
+          Changes: [create('_ffffffffffffffffffffffffffffffff.api.example.com', 'CNAME', ['y.ca.test'])],
+        },
       },
     ]);
     const clash = report.certificates.find((c) => c.certificateId === 'clash');
@@ -278,13 +292,18 @@ describe('runSync writes validation records', () => {
 
   it('writes nothing again when every record is already in place', async () => {
     givenRecords('ZCOM', [
-      { Name: '_abc.www.example.com.', Type: 'CNAME', TTL: 60, ResourceRecords: [{ Value: `${CA}.` }] },
+      {
+        Name: '_abcabcabcabcabcabcabcabcabcabcab.www.example.com.',
+        Type: 'CNAME',
+        TTL: 60,
+        ResourceRecords: [{ Value: `${CA}.` }],
+      },
     ]);
     const { deps: d, tencent } = deps([
       {
         id: 'c1',
         domain: 'www.example.com',
-        dvAuths: [cname('_abc.www.example.com', CA, 'www.example.com')],
+        dvAuths: [cname('_abcabcabcabcabcabcabcabcabcabcab.www.example.com', CA, 'www.example.com')],
       },
     ]);
     const report = await runSync(d);
@@ -302,12 +321,12 @@ describe('runSync pipelines its work', () => {
       {
         id: 'com',
         domain: 'www.example.com',
-        dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+        dvAuths: [cname('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.www.example.com', 'a.ca.test', 'www.example.com')],
       },
       {
         id: 'net',
         domain: 'www.example.net',
-        dvAuths: [cname('_b.www.example.net', 'b.ca.test', 'www.example.net')],
+        dvAuths: [cname('_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.www.example.net', 'b.ca.test', 'www.example.net')],
       },
     ]);
     let release: () => void = () => {};
@@ -331,7 +350,9 @@ describe('runSync pipelines its work', () => {
     const certs = Array.from({ length: 25 }, (_, i) => ({
       id: `c${i}`,
       domain: `h${i}.example.com`,
-      dvAuths: [cname(`_x${i}.h${i}.example.com`, `v${i}.ca.test`, `h${i}.example.com`)],
+      dvAuths: [
+        cname(`_${String(i).padStart(32, '0')}.h${i}.example.com`, `v${i}.ca.test`, `h${i}.example.com`),
+      ],
     }));
     const { deps: d } = deps(certs);
     await runSync(d);
@@ -344,12 +365,12 @@ describe('runSync refuses what it must not write', () => {
   it.each([
     [
       'a name outside the certificate',
-      cname('_a.other.example.com', 'a.ca.test', 'other.example.com'),
+      cname('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.other.example.com', 'a.ca.test', 'other.example.com'),
       /certificate/,
     ],
     [
       'a name outside the allow-list',
-      cname('_a.www.example.org', 'a.ca.test', 'www.example.org'),
+      cname('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.www.example.org', 'a.ca.test', 'www.example.org'),
       /ALLOWED_DOMAINS|allow/,
     ],
     [
@@ -397,7 +418,9 @@ describe('runSync refuses what it must not write', () => {
         {
           id: 'c1',
           domain: 'www.example.com',
-          dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+          dvAuths: [
+            cname('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.www.example.com', 'a.ca.test', 'www.example.com'),
+          ],
         },
       ],
       {
@@ -415,7 +438,7 @@ describe('runSync refuses what it must not write', () => {
       {
         id: 'c1',
         domain: 'www.example.com',
-        dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+        dvAuths: [cname('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.www.example.com', 'a.ca.test', 'www.example.com')],
       },
     ]);
     const report = await runSync(d);
@@ -438,7 +461,9 @@ describe('runSync refuses what it must not write', () => {
         {
           id: 'c1',
           domain: 'www.example.com',
-          dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+          dvAuths: [
+            cname('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.www.example.com', 'a.ca.test', 'www.example.com'),
+          ],
         },
       ],
       {
@@ -456,9 +481,15 @@ describe('runSync under failure', () => {
       .on(ChangeResourceRecordSetsCommand)
       .callsFake(
         async (input: { ChangeBatch: { Changes: Array<{ ResourceRecordSet: { Name: string } }> } }) => {
-          if (input.ChangeBatch.Changes.some((c) => c.ResourceRecordSet.Name === '_bad.www.example.com')) {
+          if (
+            input.ChangeBatch.Changes.some(
+              (c) => c.ResourceRecordSet.Name === '_badbadbadbadbadbadbadbadbadbadba.www.example.com',
+            )
+          ) {
             throw Object.assign(
-              new Error('[RRSet with DNS name _bad.www.example.com. is not permitted in zone example.com.]'),
+              new Error(
+                '[RRSet with DNS name _badbadbadbadbadbadbadbadbadbadba.www.example.com. is not permitted in zone example.com.]',
+              ),
               {
                 name: 'InvalidChangeBatch',
               },
@@ -473,20 +504,23 @@ describe('runSync under failure', () => {
       {
         id: 'bad',
         domain: 'www.example.com',
-        dvAuths: [cname('_bad.www.example.com', 'b.ca.test', 'www.example.com')],
+        dvAuths: [cname('_badbadbadbadbadbadbadbadbadbadba.www.example.com', 'b.ca.test', 'www.example.com')],
       },
       {
         id: 'good',
         domain: 'api.example.com',
-        dvAuths: [cname('_good.api.example.com', 'g.ca.test', 'api.example.com')],
+        dvAuths: [cname('_c00dc00dc00dc00dc00dc00dc00dc00d.api.example.com', 'g.ca.test', 'api.example.com')],
       },
     ]);
     const report = await runSync(d);
     const batches = changeInputs().map((i) => i.ChangeBatch?.Changes?.map((c) => c.ResourceRecordSet?.Name));
     expect(batches).toEqual([
-      ['_bad.www.example.com', '_good.api.example.com'],
-      ['_bad.www.example.com'],
-      ['_good.api.example.com'],
+      [
+        '_badbadbadbadbadbadbadbadbadbadba.www.example.com',
+        '_c00dc00dc00dc00dc00dc00dc00dc00d.api.example.com',
+      ],
+      ['_badbadbadbadbadbadbadbadbadbadba.www.example.com'],
+      ['_c00dc00dc00dc00dc00dc00dc00dc00d.api.example.com'],
     ]);
     const outcome = (id: string) => report.certificates.find((c) => c.certificateId === id);
     expect(outcome('good')).toMatchObject({ outcome: 'validating', insync: true });
@@ -503,7 +537,7 @@ describe('runSync under failure', () => {
       {
         id: 'c1',
         domain: 'www.example.com',
-        dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+        dvAuths: [cname('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.www.example.com', 'a.ca.test', 'www.example.com')],
       },
     ]);
     const report = await runSync(d);
@@ -523,7 +557,9 @@ describe('runSync under failure', () => {
         {
           id: 'c1',
           domain: 'www.example.com',
-          dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+          dvAuths: [
+            cname('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.www.example.com', 'a.ca.test', 'www.example.com'),
+          ],
         },
       ],
       {
@@ -542,7 +578,7 @@ describe('runSync under failure', () => {
       {
         id: 'fine',
         domain: 'api.example.com',
-        dvAuths: [cname('_y.api.example.com', 'y.ca.test', 'api.example.com')],
+        dvAuths: [cname('_ffffffffffffffffffffffffffffffff.api.example.com', 'y.ca.test', 'api.example.com')],
       },
     ]);
     const report = await runSync(d);
@@ -565,7 +601,7 @@ describe('runSync under failure', () => {
       {
         id: 'c1',
         domain: 'www.example.com',
-        dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+        dvAuths: [cname('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.www.example.com', 'a.ca.test', 'www.example.com')],
       },
     ]);
     const report = await runSync(d, { deadline: clock.now() - 1 });
@@ -581,7 +617,7 @@ describe('runSync dry run and hand-off', () => {
       {
         id: 'c1',
         domain: 'www.example.com',
-        dvAuths: [cname('_a.www.example.com', 'a.ca.test', 'www.example.com')],
+        dvAuths: [cname('_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.www.example.com', 'a.ca.test', 'www.example.com')],
       },
     ]);
     const report = await runSync(d, { dryRun: true });
@@ -590,7 +626,7 @@ describe('runSync dry run and hand-off', () => {
     expect(report.dryRun).toBe(true);
     expect(report.certificates[0]?.records[0]).toMatchObject({
       action: 'created',
-      name: '_a.www.example.com',
+      name: '_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.www.example.com',
     });
   });
 
@@ -632,7 +668,7 @@ describe('runSync dry run and hand-off', () => {
         id: 'needs',
         domain: 'api.example.com',
         status: 11,
-        dvAuths: [cname('_r.api.example.com', 'r.ca.test', 'api.example.com')],
+        dvAuths: [cname('_99999999999999999999999999999999.api.example.com', 'r.ca.test', 'api.example.com')],
       },
     ]);
     const report = await runSync(d);
