@@ -8,6 +8,15 @@ export function createDynamoDBClient(): DynamoDBClient {
   return new DynamoDBClient({ retryMode: 'standard', maxAttempts: STATE_POLICY.maxAttempts });
 }
 
+/** The region the client will use; undefined when the SDK's configuration names none. */
+export async function regionOf(client: DynamoDBClient): Promise<string | undefined> {
+  try {
+    return await client.config.region();
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The state store of `STATE_TABLE`, or undefined when it is unset: what running without state
  * means is the caller's decision. The caller destroys the store (`destroy()`) when done.
