@@ -11,13 +11,15 @@ import {
   UsageError,
   unknownOptionMessage,
 } from './cli-args.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, loadStateTableName } from './config.js';
+import { createDynamoDBClient, regionOf } from './deps/state.js';
 import { errorMessage } from './error-text.js';
 import { exportCertificates, isExportFailure } from './export.js';
 import { Redactor } from './redact.js';
 import { formatExportReport, formatStatusReport, formatSyncReport } from './report-format.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { SecretReadError } from './secrets/credentials.js';
+import { ensureStateTable, formatStateTableSetup, StateTableShapeError } from './state/setup.js';
 import { collectStatus, hasFailures, runSync } from './sync.js';
 import type { SyncReport } from './sync-types.js';
 import { TencentApiError } from './tencent/errors.js';
@@ -157,6 +159,49 @@ function print<R>(io: CliIo, json: boolean, report: R, format: (report: R) => st
   io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : format(report));
 }
 
+/** `setup`: needs STATE_TABLE and AWS credentials only, so it reads no other configuration. */
+async function setupStateTable(io: CliIo, json: boolean): Promise<number> {
+  const invocation = { command: 'setup', json };
+  let tableName: string | undefined;
+  try {
+    tableName = loadStateTableName(io.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const message = `Configuration is not usable: ${error.problems.join('; ')}`;
+    const error_ = { kind: 'configuration' as const, message, problems: error.problems };
+    return failRun(io, invocation, error_, `setup could not run: ${error.message}`);
+  }
+  if (tableName === undefined) {
+    const problem = 'STATE_TABLE is not set: name the DynamoDB table to create';
+    const error_ = { kind: 'configuration' as const, message: problem, problems: [problem] };
+    return failRun(io, invocation, error_, `setup could not run: ${problem}`);
+  }
+  const client = createDynamoDBClient();
+  try {
+    if ((await regionOf(client)) === undefined) {
+      const problem = 'no AWS region: set AWS_REGION, or a region in the AWS profile';
+      const error_ = { kind: 'configuration' as const, message: problem, problems: [problem] };
+      return failRun(io, invocation, error_, `setup could not run: ${problem}`);
+    }
+    const setup = await ensureStateTable(client, tableName);
+    print(io, json, setup, formatStateTableSetup);
+    return setup.ready ? ExitCode.Ok : ExitCode.PartialFailure;
+  } catch (error) {
+    const message = oneLine(errorMessage(error));
+    if (isAwsCredentialsError(error)) {
+      const text = `setup could not run: credentials missing or rejected: ${message}`;
+      return failRun(io, invocation, { kind: 'credentials', message }, text);
+    }
+    if (error instanceof StateTableShapeError) {
+      const error_ = { kind: 'configuration' as const, message, problems: [message] };
+      return failRun(io, invocation, error_, `setup could not run: ${message}`);
+    }
+    return failRun(io, invocation, { kind: 'run', message }, `setup could not run: ${message}`);
+  } finally {
+    client.destroy();
+  }
+}
+
 const COMMANDS: Record<string, Command> = {
   sync: {
     summary: 'write the validation records of pending certificates into Route53',
@@ -227,6 +272,24 @@ issued ones, what Secrets Manager holds (exported, stale, missing). Writes nothi
         return reportExitCode(report);
       });
     },
+  },
+  setup: {
+    summary: 'create the DynamoDB state table named by STATE_TABLE when it is missing',
+    usage: `Usage: tencent-ssl-sync setup [--json]
+
+Creates the DynamoDB table named by STATE_TABLE when it does not exist (on-demand billing,
+string keys pk and sk), waits until it is ACTIVE, and turns on TTL (attribute expiresAt) and
+point-in-time recovery. On a table that is ready it changes nothing. Needs AWS credentials
+allowed dynamodb:DescribeTable, CreateTable, TagResource, DescribeTimeToLive, UpdateTimeToLive,
+DescribeContinuousBackups and UpdateContinuousBackups on that table.
+
+  --json  print the result as one JSON document
+
+Exit codes: 0 the table is ready with TTL and point-in-time recovery on; 1 the table is there
+but one of them could not be turned on (the output says why); 2 STATE_TABLE unset or invalid,
+the table exists with other keys, or AWS credentials missing or rejected.`,
+    options: { json: { type: 'boolean' }, ...HELP_OPTION },
+    run: (values, io) => setupStateTable(io, values.json === true),
   },
   sandbox: {
     summary: 'the whole cycle against local stand-ins (moto and a local Tencent SSL API); no account needed',

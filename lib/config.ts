@@ -66,6 +66,9 @@ const collecting =
     return parsed.value;
   };
 
+/** DynamoDB's rule for table names. */
+const STATE_TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+
 const EnvSchema = z.object({
   TENCENTCLOUD_SECRET_ID: optionalText,
   TENCENTCLOUD_SECRET_KEY: optionalText,
@@ -125,6 +128,13 @@ const EnvSchema = z.object({
   WEBHOOK_SECRET: optionalText,
   WEBHOOK_SECRET_NAME: optionalText,
   SYNC_FUNCTION_NAME: optionalText,
+  STATE_TABLE: optionalText.superRefine((value, ctx) => {
+    if (value === undefined || STATE_TABLE_NAME.test(value)) return;
+    ctx.addIssue({
+      code: 'custom',
+      message: `STATE_TABLE must be a DynamoDB table name (3 to 255 letters, digits, _, . or -), got ${JSON.stringify(value)}`,
+    });
+  }),
   DRY_RUN: bool('DRY_RUN', false),
   LOG_LEVEL: z
     .string()
@@ -188,6 +198,8 @@ export interface Config {
   secrets: { nameTemplate: string; kmsKeyId?: string };
   exportQueueUrl?: string;
   webhook: { secret?: string; secretName?: string; syncFunctionName?: string };
+  /** The DynamoDB state table; undefined when the tool runs without state. */
+  stateTable?: string;
   dryRun: boolean;
   logLevel: LogLevel;
 }
@@ -231,5 +243,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (e.WEBHOOK_SECRET) config.webhook.secret = e.WEBHOOK_SECRET;
   if (e.WEBHOOK_SECRET_NAME) config.webhook.secretName = e.WEBHOOK_SECRET_NAME;
   if (e.SYNC_FUNCTION_NAME) config.webhook.syncFunctionName = e.SYNC_FUNCTION_NAME;
+  if (e.STATE_TABLE) config.stateTable = e.STATE_TABLE;
   return config;
+}
+
+/**
+ * STATE_TABLE alone, for `setup`, which needs neither Tencent credentials nor the rest; throws
+ * ConfigError when it is set but invalid, returns undefined when unset.
+ */
+export function loadStateTableName(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const result = EnvSchema.pick({ STATE_TABLE: true }).safeParse(env);
+  if (!result.success) throw new ConfigError(result.error.issues.map((issue) => issue.message));
+  return result.data.STATE_TABLE;
 }

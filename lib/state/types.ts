@@ -75,13 +75,21 @@ export interface StateStore {
    * of two racing runs exactly one gets `true`. A claim older than `staleAfterMs` that is neither
    * done nor released (a run that crashed between claim and call) is reported, never taken over
    * silently: it stays held until released by hand or expired by `ttlMs`.
+   * The holder claiming again gets `true` (a retried call must not lose its own claim); a done
+   * claim answers `false` to everyone until it expires. A released or expired claim is free.
    */
   claim(key: string, owner: string, options: { ttlMs: number }): Promise<boolean>;
-  /** Marks a held claim done with its result (e.g. the new certificate id). */
+  /**
+   * Marks a held claim done with its result (e.g. the new certificate id); ClaimNotHeldError
+   * when `owner` does not hold it or gave it back.
+   */
   complete(key: string, owner: string, result: string): Promise<void>;
-  /** Gives a held claim back with the reason (the call failed); the next run may claim again. */
+  /**
+   * Gives a held claim back with the reason (the call failed); the next run may claim again.
+   * ClaimNotHeldError when `owner` does not hold it or it is done.
+   */
   release(key: string, owner: string, reason: string): Promise<void>;
-  /** The claim's current state, if any. */
+  /** The claim's current state, if any; undefined once expired. */
   claimOf(key: string): Promise<Claim | undefined>;
 
   /** Records a webhook signature; false when it was already seen (a replay). Expires after `ttlMs`. */

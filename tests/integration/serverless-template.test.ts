@@ -588,6 +588,54 @@ describe('the packaged CloudFormation template', () => {
     }
   });
 
+  it('keeps the state table on demand, with point-in-time recovery, TTL on expiresAt and encryption', () => {
+    const table = template.Resources.StateTable;
+
+    expect(table?.Type).toBe('AWS::DynamoDB::Table');
+    expect(table?.Properties).toMatchObject({
+      TableName: 'tencent-ssl-sync-ci-state',
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+    expect(table?.Properties).not.toHaveProperty('ProvisionedThroughput');
+  });
+
+  it('names the state table to every function', () => {
+    for (const fn of FUNCTIONS) {
+      const environment = template.Resources[fn]?.Properties.Environment as {
+        Variables: Record<string, Json>;
+      };
+      expect(environment.Variables.STATE_TABLE).toEqual({ Ref: 'StateTable' });
+    }
+  });
+
+  it('lets each function read and write items of the state table alone, never scan or administer it', () => {
+    const itemActions = [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:Query',
+      'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
+    ];
+    for (const role of ROLES) {
+      const dynamo = statements(role).filter((s) => s.Action.some((a) => a.startsWith('dynamodb:')));
+
+      expect(dynamo).toEqual([{ Effect: 'Allow', Action: itemActions, Resource: 'getatt:StateTable.Arn' }]);
+    }
+  });
+
   it('never lets the deployed functions speak plain http to Tencent', () => {
     for (const fn of FUNCTIONS) {
       const environment = template.Resources[fn]?.Properties.Environment as {

@@ -58,7 +58,7 @@ describe('unknown and malformed options', () => {
 });
 
 describe('commands and help', () => {
-  it.each(['sync', 'export', 'status', 'sandbox'])(
+  it.each(['sync', 'export', 'status', 'setup', 'sandbox'])(
     'prints the usage of %s for --help and -h, exit 0',
     async (name) => {
       for (const flag of ['--help', '-h']) {
@@ -82,7 +82,7 @@ describe('commands and help', () => {
     const run = await cli(['--help']);
 
     expect(run.code).toBe(0);
-    for (const name of ['sync', 'export', 'status', 'sandbox'])
+    for (const name of ['sync', 'export', 'status', 'setup', 'sandbox'])
       expect(run.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../lib/config.js';
+import { ConfigError, loadConfig, loadStateTableName } from '../../lib/config.js';
 
 const CREDENTIALS = { TENCENTCLOUD_SECRET_ID: 'AKIDexample', TENCENTCLOUD_SECRET_KEY: 'secret-key-value' };
 
@@ -205,5 +205,35 @@ describe('loadConfig', () => {
     const config = loadConfig({ ...CREDENTIALS, DRY_RUN: 'yes', WAIT_FOR_INSYNC: '0' });
     expect(config.dryRun).toBe(true);
     expect(config.waitForInsync).toBe(false);
+  });
+
+  it('reads STATE_TABLE as the state table, absent when unset', () => {
+    expect(loadConfig({ ...CREDENTIALS, STATE_TABLE: ' tencent-ssl-sync.prod_state ' }).stateTable).toBe(
+      'tencent-ssl-sync.prod_state',
+    );
+    expect(loadConfig(CREDENTIALS)).not.toHaveProperty('stateTable');
+  });
+
+  it.each([
+    ['too short', 'ab'],
+    ['a character DynamoDB refuses', 'state/table'],
+    ['too long', 'a'.repeat(256)],
+  ])('refuses a STATE_TABLE that is %s', (_, name) => {
+    const problems = problemsOf({ ...CREDENTIALS, STATE_TABLE: name });
+
+    expect(problems).toEqual([
+      `STATE_TABLE must be a DynamoDB table name (3 to 255 letters, digits, _, . or -), got ${JSON.stringify(name)}`,
+    ]);
+  });
+});
+
+describe('loadStateTableName', () => {
+  it('reads STATE_TABLE without asking for Tencent credentials', () => {
+    expect(loadStateTableName({ STATE_TABLE: 'tss-state' })).toBe('tss-state');
+    expect(loadStateTableName({})).toBeUndefined();
+  });
+
+  it('throws a ConfigError for an invalid name', () => {
+    expect(() => loadStateTableName({ STATE_TABLE: 'no spaces allowed' })).toThrow(ConfigError);
   });
 });
