@@ -434,7 +434,7 @@ export async function startFaultProxy(options: {
             });
             return;
           }
-          await forward(req, res, operation, method, path, () => text, Buffer.from(text));
+          await forward(req, res, operation, method, path, () => text, Buffer.from(forMoto(text)));
         }).catch((error: Error) => {
           if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
           res.end(`proxy: ${error.message}`);
@@ -460,6 +460,7 @@ export async function startFaultProxy(options: {
     for (const [name, value] of Object.entries(req.headers)) {
       if (!HOP_BY_HOP.has(name)) headers[name] = value;
     }
+    if (buffered) headers['content-length'] = String(buffered.byteLength);
     const finished = new Promise<void>((resolve) => {
       res.on('finish', resolve);
       res.on('close', resolve);
@@ -594,4 +595,28 @@ function recordSetChangesWithTtl(body: string): Array<RecordSetChange & { ttl: s
     element(match[1] as string, 'TTL'),
   );
   return recordSetChanges({ body }).map((change, index) => ({ ...change, ttl: ttls[index] }));
+}
+
+/**
+ * The batch as moto can apply it. moto refuses a CREATE that follows, in the same batch, the
+ * DELETE of the set it replaces when that set has several values ("already exists"), which
+ * Route53 accepts. The batch has passed Route53's checks under the zone's lock by then, so the
+ * pair is handed to moto as the one UPSERT it amounts to.
+ */
+function forMoto(body: string): string {
+  const blocks = [...body.matchAll(/<Change>[\s\S]*?<\/Change>/g)].map((m) => m[0]);
+  const keyOf = (block: string) =>
+    `${(element(block, 'Name') ?? '').toLowerCase().replace(/\.$/, '')}|${element(block, 'Type')}`;
+  let rewritten = body;
+  for (const block of blocks) {
+    if (element(block, 'Action') !== 'DELETE') continue;
+    const create = blocks.find(
+      (other) => element(other, 'Action') === 'CREATE' && keyOf(other) === keyOf(block),
+    );
+    if (!create) continue;
+    rewritten = rewritten
+      .replace(block, '')
+      .replace(create, create.replace('<Action>CREATE</Action>', '<Action>UPSERT</Action>'));
+  }
+  return rewritten;
 }
