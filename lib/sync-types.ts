@@ -90,6 +90,12 @@ export interface CertificateReport {
   nudged?: boolean;
   /** Why the nudge was not accepted, or that it was skipped to end the run in time. */
   nudgeNote?: string;
+  /**
+   * Set when the certificate was not read again: its listing is as it was and its records were
+   * in place at the last read (this time, ISO 8601), less than an hour ago. Its records are the
+   * values the tool owns for it.
+   */
+  unchangedSince?: string;
   export?: ExportEntry;
   error?: string;
 }

@@ -10,6 +10,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../lib/logger.js';
+import { MemoryStateStore } from '../../lib/state/memory-store.js';
 import { hasFailures, runSync } from '../../lib/sync.js';
 import type { SyncDeps, SyncSettings } from '../../lib/sync-types.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -686,5 +687,71 @@ describe('runSync dry run and hand-off', () => {
     expect(report.certificates).toEqual([
       expect.objectContaining({ certificateId: 'nope1234', outcome: 'not-found' }),
     ]);
+  });
+});
+
+describe('runSync with the state table: idle runs', () => {
+  const HEX = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+  const certificate: FakeCertificate = {
+    id: 'c1',
+    domain: 'www.example.com',
+    dvAuths: [cname(`_${HEX}.www.example.com`, CA, 'www.example.com')],
+  };
+
+  async function firstRun() {
+    const state = new MemoryStateStore(clock);
+    const { deps: d, tencent } = deps([certificate]);
+    d.state = state;
+    await runSync(d);
+    route53.resetHistory();
+    tencent.calls.length = 0;
+    return { d, tencent, state };
+  }
+
+  it('does not read a pending certificate again while its listing and records stay as they were', async () => {
+    const { d, tencent } = await firstRun();
+
+    const report = await runSync(d);
+
+    expect(tencent.count('DescribeCertificate')).toBe(0);
+    expect(route53.calls()).toHaveLength(0);
+    expect(report.certificates[0]).toMatchObject({
+      outcome: 'validating',
+      unchangedSince: expect.any(String),
+    });
+    expect(report.certificates[0]?.records).toEqual([
+      expect.objectContaining({
+        name: `_${HEX}.www.example.com`,
+        type: 'CNAME',
+        value: CA,
+        action: 'unchanged',
+      }),
+    ]);
+  });
+
+  it('reads it again once an hour has passed', async () => {
+    const { d, tencent } = await firstRun();
+    clock.time += 3_600_000;
+
+    await runSync(d);
+
+    expect(tencent.count('DescribeCertificate')).toBe(1);
+  });
+
+  it('reads it again when its listing changed', async () => {
+    const { d, tencent } = await firstRun();
+    (tencent.certificates[0] as FakeCertificate).altNames = ['api.example.com'];
+
+    await runSync(d);
+
+    expect(tencent.count('DescribeCertificate')).toBe(1);
+  });
+
+  it('reads every certificate in a dry run, which remembers nothing', async () => {
+    const { d, tencent } = await firstRun();
+
+    await runSync(d, { dryRun: true });
+
+    expect(tencent.count('DescribeCertificate')).toBe(1);
   });
 });
