@@ -57,8 +57,8 @@ function recordRow(record: RecordOutcome, words: Record<string, string>): string
     `    ${record.type ?? '?'}`,
     record.name ?? '(no name)',
     record.value ? shorten(record.type === 'TXT' ? `"${record.value}"` : record.value, 44) : '',
-    record.zone ? `${record.zone.name} (${record.zone.id})` : '-',
-    record.reason ? `${action}: ${record.reason}` : action,
+    record.zone ? (record.zone.name ? `${record.zone.name} (${record.zone.id})` : record.zone.id) : '-',
+    (record.reason ? `${action}: ${record.reason}` : action) + (record.owned ? ' (owned)' : ''),
   ];
 }
 
@@ -71,6 +71,11 @@ function certificateBlock(certificate: CertificateReport, words: Record<string, 
   // The deadline matters only while Tencent waits for validation (statuses 0, 4 and 11).
   if (certificate.validationDeadline && [0, 4, 11].includes(certificate.status ?? -1)) {
     lines.push(`  validation deadline: ${shortTime(certificate.validationDeadline)}`);
+  }
+  if (certificate.unchangedSince) {
+    lines.push(
+      `  not read again: listing unchanged and records in place since ${shortTime(certificate.unchangedSince)}`,
+    );
   }
   if (certificate.records.length > 0) {
     lines.push('  records:', table(certificate.records.map((record) => recordRow(record, words))));
@@ -102,20 +107,36 @@ function fatalLine(report: SyncReport): string {
   return report.fatal ? `The run could not complete: ${report.fatal.reason}\n\n` : '';
 }
 
+/** Owned values taken out (or, in status and dry runs, to be taken out), and whether state is on. */
+function cleanupBlock(report: SyncReport, words: Record<string, string>): string {
+  if (report.state === 'off') {
+    return 'State table: off (STATE_TABLE unset): records are only added, never replaced or removed; nothing is cleaned up.';
+  }
+  if (report.cleanup.length === 0) return 'State table: on. Cleanup: nothing to remove.';
+  const rows = report.cleanup.map((record) => [
+    record.certificateId,
+    ...recordRow(record, words).map((c) => c.trim()),
+  ]);
+  return `State table: on. Cleanup of owned records whose certificate is done:\n${table(rows.map((row) => [`  ${row[0]}`, ...row.slice(1)]))}`;
+}
+
 export function formatSyncReport(report: SyncReport): string {
   const title =
     fatalLine(report) + (report.dryRun ? 'Dry run: nothing was written. What a run would do:\n\n' : '');
   const body = report.certificates.length
     ? report.certificates.map((c) => certificateBlock(c, {})).join('\n\n')
     : 'No certificate to act on.';
-  return `${title}${body}\n\n${summary(report)}\n`;
+  return `${title}${body}\n\n${cleanupBlock(report, {})}\n\n${summary(report)}\n`;
 }
+
+/** In `status` a removal has not happened: it is pending. */
+const STATUS_CLEANUP_WORDS: Record<string, string> = { ...STATE_WORDS, removed: 'to remove' };
 
 export function formatStatusReport(report: SyncReport): string {
   const body = report.certificates.length
     ? report.certificates.map((c) => certificateBlock(c, STATE_WORDS)).join('\n\n')
     : 'No certificates.';
-  return `${fatalLine(report)}${body}\n`;
+  return `${fatalLine(report)}${body}\n\n${cleanupBlock(report, STATUS_CLEANUP_WORDS)}\n`;
 }
 
 export function formatExportReport(report: ExportReport): string {

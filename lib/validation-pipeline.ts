@@ -244,6 +244,7 @@ function reportUnchanged(
       value: value.value,
       zone: { id: value.zoneId, name: '' },
       action: 'unchanged',
+      owned: true,
     });
   }
 }

@@ -14,6 +14,9 @@ import type { CertificateStore } from './certificate-store.js';
 /** ALLOWED_DOMAINS of the sandbox: example.org is left out on purpose. */
 export const SANDBOX_ALLOWED_DOMAINS = ['example.com', 'example.net'] as const;
 
+/** The state table the sandbox creates in moto, as `npm run cli -- setup` would in an account. */
+export const SANDBOX_STATE_TABLE = 'tencent-ssl-sync-sandbox';
+
 /** moto accepts any well-formed VPC id for a private zone, so no EC2 VPC is created. */
 export const SANDBOX_VPC = { VPCRegion: 'us-east-1', VPCId: 'vpc-0sandbox000000001' } as const;
 

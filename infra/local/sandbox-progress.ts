@@ -91,6 +91,10 @@ export function cycleLines(report: SyncReport, seen: Set<string>): string[] {
     if (body.length > 0) lines.push(`  ${c.certificateId}  ${c.domains.join(', ')}`, ...body);
   }
 
+  for (const record of report.cleanup) {
+    lines.push(`  cleanup: ${record.certificateId} ${recordLine(record).trim()} (its certificate is done)`);
+  }
+
   const batches = report.totals.route53ChangeBatches;
   if (batches > 0) {
     const synced = report.certificates.filter((c) => c.insync === true).length;

@@ -8,6 +8,7 @@ import { devNull, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getCACertificates } from 'node:tls';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { type Clock, systemClock } from '../../lib/clock.js';
 import { loadConfig } from '../../lib/config.js';
@@ -15,6 +16,7 @@ import { formatStatusReport } from '../../lib/report-format.js';
 import { createRuntime } from '../../lib/runtime.js';
 import { listManagedSecrets, type ManagedSecret } from '../../lib/secrets/secret-store.js';
 import { trustAnchorsFrom } from '../../lib/secrets/trust.js';
+import { ensureStateTable } from '../../lib/state/setup.js';
 import { collectStatus, runSync } from '../../lib/sync.js';
 import type { SyncReport } from '../../lib/sync-types.js';
 import { CertificateStore, type StoredCertificate } from './certificate-store.js';
@@ -23,6 +25,7 @@ import { isMotoInstalled, MOTO_INSTALL_HINT, motoEnv, startMoto } from './moto.j
 import { createTestPki } from './pki.js';
 import {
   SANDBOX_ALLOWED_DOMAINS,
+  SANDBOX_STATE_TABLE,
   type SandboxCertificate,
   type SandboxZone,
   seedCertificates,
@@ -230,6 +233,9 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
     const route53 = new Route53Client({});
     cleanups.push(() => route53.destroy());
     const zones = await work.run(seedZones(route53));
+    const dynamo = new DynamoDBClient({});
+    cleanups.push(() => dynamo.destroy());
+    await work.run(ensureStateTable(dynamo, SANDBOX_STATE_TABLE));
 
     const caEvents: string[] = [];
     const ca = createLocalCa({
@@ -256,6 +262,7 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
       TENCENTCLOUD_SECRET_ID: SANDBOX_TENCENT_CREDENTIALS.secretId,
       TENCENTCLOUD_SECRET_KEY: SANDBOX_TENCENT_CREDENTIALS.secretKey,
       ALLOWED_DOMAINS: SANDBOX_ALLOWED_DOMAINS.join(','),
+      STATE_TABLE: SANDBOX_STATE_TABLE,
       // moto reports every change INSYNC at once, so waiting costs one poll.
       WAIT_FOR_INSYNC: 'true',
       // The story below is the output; only problems come through the logger.

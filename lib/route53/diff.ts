@@ -159,6 +159,17 @@ export function diffZone({ zone, wanted, existing, ttl, owned, remove = [] }: Di
     }
   }
 
+  if (owned !== undefined) {
+    // With state on, what this diff writes becomes the tool's, and what it already owned stays so.
+    const ownedKeys = new Set(
+      owned.map((value) => `${normalizeName(value.name)}|${value.type}|${value.value}`),
+    );
+    for (const outcome of outcomes) {
+      const key = `${normalizeName(outcome.name ?? '')}|${outcome.type}|${outcome.value}`;
+      if (ownedKeys.has(key) || outcome.action === 'created' || outcome.action === 'updated')
+        outcome.owned = true;
+    }
+  }
   changes.sort((a, b) => compareText(a.name, b.name) || compareText(a.type, b.type));
   return { changes, outcomes, removals, gone };
 }

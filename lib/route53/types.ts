@@ -48,6 +48,8 @@ export interface RecordOutcome {
   value?: string | undefined;
   zone?: HostedZoneRef | undefined;
   action: RecordAction;
+  /** The value is the tool's own (recorded in the state table); absent when state is off or it is not. */
+  owned?: boolean;
   /** Why: always set for refused, conflict, skipped and failed. */
   reason?: string | undefined;
 }
