@@ -216,8 +216,7 @@ async function unchangedCertificates(
   const unchanged = items.filter((item) => {
     const memory = memories.get(idOf(item));
     return (
-      memory !== undefined &&
-      memory.recordsInPlace &&
+      memory?.recordsInPlace === true &&
       ownedIds.has(idOf(item)) &&
       memory.listingDigest === listingDigest(item) &&
       now - memory.readAt < REREAD_AFTER_MS
@@ -612,7 +611,9 @@ class ValidationRun {
           owned: this.#owned === undefined ? undefined : (this.#owned.get(zoneId) ?? []),
           remove: todo.leaving,
         });
-        todo.records.forEach((record, index) => outcomes.set(record, diff.outcomes[index] as RecordOutcome));
+        todo.records.forEach((record, index) => {
+          outcomes.set(record, diff.outcomes[index] as RecordOutcome);
+        });
         const removalOf = new Map(diff.removals.map((o) => [`${o.name}|${o.type}|${o.value}`, o]));
         for (const value of todo.leaving) {
           const outcome = removalOf.get(`${normalizeName(value.name)}|${value.type}|${value.value}`);

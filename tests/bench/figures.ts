@@ -18,5 +18,7 @@ export interface RunFigures {
 export interface WorkerResult {
   first: RunFigures;
   second: RunFigures;
+  /** Epoch ms when the second run started: Tencent calls before it belong to the first. */
+  secondStartedAt: number;
   maxRssBytes: number;
 }

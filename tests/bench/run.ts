@@ -8,11 +8,13 @@ import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { CertificateStore } from '../../infra/local/certificate-store.js';
 import { motoEnv, startMoto } from '../../infra/local/moto.js';
 import { createTestPki } from '../../infra/local/pki.js';
 import { startTencentServer } from '../../infra/local/tencent-server.js';
+import { ensureStateTable } from '../../lib/state/setup.js';
 import type { WorkerResult } from './figures.js';
 import { seedScenario, zonesFor } from './scenario.js';
 
@@ -31,8 +33,9 @@ options:
   -h, --help       this text
 
 targets, per size N: first-run wall <= 0.55 x N/10 s + 1 s (reads spread over the two
-DescribeCertificate actions), Route53 change calls = zones touched, zero rate-limit rejections,
-zero writes in the second run; peak memory < 256 MiB at the largest N.`;
+DescribeCertificate actions), Route53 change calls = zones touched, zero rate-limit rejections;
+a second run with nothing new (state table on) makes <= 10 % of the first run's Tencent calls,
+takes <= 3 s and writes nothing; peak memory < 256 MiB at the largest N.`;
 
 function parseOptions() {
   try {
@@ -64,6 +67,7 @@ if (SIZES.some((n) => !Number.isInteger(n) || n < 1)) {
   process.exit(2);
 }
 const RATE = 10;
+const STATE_TABLE = 'tencent-ssl-sync-bench';
 const LATENCY = { min: 40, max: 120 };
 const CREDENTIALS = {
   secretId: 'AKIDbench0000000000000000000000000',
@@ -94,6 +98,13 @@ async function measureSync(pending: number): Promise<Measured> {
     credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
   });
   const zones = zonesFor(pending);
+  const dynamo = new DynamoDBClient({
+    endpoint: moto.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+  });
+  await ensureStateTable(dynamo, STATE_TABLE);
+  dynamo.destroy();
   await seedScenario(route53, store, { pending, zones, issued: Math.round(pending / 2), other: pending });
   route53.destroy();
   const server = await startTencentServer({
@@ -116,6 +127,7 @@ async function measureSync(pending: number): Promise<Measured> {
       TENCENTCLOUD_SECRET_KEY: CREDENTIALS.secretKey,
       TENCENTCLOUD_RATE_LIMIT: String(RATE),
       ALLOWED_DOMAINS: '*',
+      STATE_TABLE,
       LOG_LEVEL: 'error',
     };
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'tests/bench/worker.ts'], {
@@ -125,11 +137,8 @@ async function measureSync(pending: number): Promise<Measured> {
     });
     const worker = JSON.parse(stdout.trim().split('\n').at(-1) as string) as WorkerResult;
     const requests = server.stats.requests;
-    // The two runs are split where the second DescribeCertificates listing starts.
-    const listings = requests
-      .map((r, i) => (r.action === 'DescribeCertificates' ? i : -1))
-      .filter((i) => i >= 0);
-    const split = listings[1] ?? requests.length;
+    // The two runs are split where the worker started the second.
+    const split = requests.findIndex((r) => r.at >= worker.secondStartedAt);
     const countActions = (part: typeof requests) => {
       const counts: Record<string, number> = {};
       for (const r of part) counts[String(r.action)] = (counts[String(r.action)] ?? 0) + 1;
@@ -148,7 +157,10 @@ async function measureSync(pending: number): Promise<Measured> {
       zones,
       worker,
       rateLimited: server.stats.rateLimited,
-      tencentCalls: [countActions(requests.slice(0, split)), countActions(requests.slice(split))],
+      tencentCalls: [
+        countActions(split < 0 ? requests : requests.slice(0, split)),
+        countActions(split < 0 ? [] : requests.slice(split)),
+      ],
     };
   } finally {
     rmSync(caFile, { force: true });
@@ -206,6 +218,7 @@ interface Check {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const calls = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 const reads = (calls: Record<string, number>) =>
   (calls.DescribeCertificate ?? 0) + (calls.DescribeCertificateDetail ?? 0);
 
@@ -255,6 +268,12 @@ for (const n of SIZES) {
       measured: String(writesSecond),
       ok: writesSecond === 0,
     },
+    {
+      target: `N=${n}: second run ≤ 10 % of the first's Tencent calls`,
+      measured: `${calls(m.tencentCalls[1])} of ${calls(m.tencentCalls[0])}`,
+      ok: calls(m.tencentCalls[1]) <= 0.1 * calls(m.tencentCalls[0]),
+    },
+    { target: `N=${n}: second-run wall ≤ 3 s`, measured: seconds(second.wallMs), ok: second.wallMs <= 3000 },
   );
 }
 const largest = measured.reduce((a, b) => (b.pending > a.pending ? b : a));

@@ -75,7 +75,13 @@ async function measure(): Promise<RunFigures> {
 }
 
 const first = await measure();
+const secondStartedAt = Date.now();
 const second = await measure();
 await runtime.close();
-const result: WorkerResult = { first, second, maxRssBytes: process.resourceUsage().maxRSS * 1024 };
+const result: WorkerResult = {
+  first,
+  second,
+  secondStartedAt,
+  maxRssBytes: process.resourceUsage().maxRSS * 1024,
+};
 process.stdout.write(`${JSON.stringify(result)}\n`);

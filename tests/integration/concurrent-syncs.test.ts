@@ -58,10 +58,10 @@ async function txtSet(): Promise<{ ttl: number | undefined; values: string[] }> 
   return { ttl: set?.TTL, values: (set?.ResourceRecords ?? []).map((r) => String(r.Value)) };
 }
 
-const tokenOf = (store: CertificateStore, id: string) =>
-  String(
-    (store.get(id)?.DvAuthDetail as { DvAuths: Array<{ DvAuthValue: string }> }).DvAuths[0]?.DvAuthValue,
-  );
+function tokenOf(store: CertificateStore, id: string): string {
+  const detail = store.get(id)?.DvAuthDetail as { DvAuths: Array<{ DvAuthValue: string }> } | undefined;
+  return String(detail?.DvAuths[0]?.DvAuthValue);
+}
 
 interface Repetition {
   reports: SyncReport[];
