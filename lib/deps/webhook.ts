@@ -3,6 +3,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import { type Clock, systemClock } from '../clock.js';
 import { MIN_WEBHOOK_KEY_BYTES, webhookKeyTooShort } from '../config.js';
+import type { IssuedCertificateHandler } from '../export.js';
 import { invokeAsync } from '../lambda/invoke.js';
 import { readTextSecret } from '../secrets/credentials.js';
 import { runSync } from '../sync.js';
@@ -59,13 +60,10 @@ export function createWebhookDeps(base: BaseDeps, options: WebhookOptions = {}):
 /**
  * The sync's deps with every Tencent and Route53 call given `signal`: when it is aborted, the
  * calls still in flight are cut and those not yet sent are dropped (each fails its certificate or
- * zone in the report). The export hand-off (Secrets Manager, SQS) is bounded by the deadline only.
+ * zone in the report). The export hand-off (Secrets Manager, SQS) is not cut, but the run stops
+ * waiting for it: its certificates are reported failed and the next run hands them over again.
  */
-export function cancellable(
-  deps: SyncDeps,
-  tencent: SyncTencentApi,
-  signal: AbortSignal,
-): SyncDeps {
+export function cancellable(deps: SyncDeps, tencent: SyncTencentApi, signal: AbortSignal): SyncDeps {
   return {
     ...deps,
     tencent: {
@@ -77,6 +75,21 @@ export function cancellable(
         }),
     },
     route53: cancellableRoute53(deps.route53, signal),
+    ...(deps.onIssued ? { onIssued: untilAborted(deps.onIssued, signal) } : {}),
+  };
+}
+
+/** `handler`, whose answer is given up (rejected with the signal's reason) once `signal` is aborted. */
+function untilAborted(handler: IssuedCertificateHandler, signal: AbortSignal): IssuedCertificateHandler {
+  return (items, options) => {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const abort = () => reject(signal.reason);
+      signal.addEventListener('abort', abort, { once: true });
+      handler(items, options)
+        .then(resolve, reject)
+        .finally(() => signal.removeEventListener('abort', abort));
+    });
   };
 }
 

@@ -671,6 +671,38 @@ describe('the answer deadline', () => {
     route53.destroy();
   });
 
+  it('stops waiting for the export hand-off at the deadline and reports its certificates failed', async () => {
+    const fake = new FakeTencent([{ id: 'Issued01', domain: 'www.example.com', status: 1 }]);
+    const syncDeps: SyncDeps = {
+      tencent: fake,
+      route53: new Route53Client({}),
+      clock,
+      logger: silentLogger,
+      settings: {
+        allowedDomains: ['example.com'],
+        zoneOverrides: [],
+        recordTtl: 60,
+        waitForInsync: false,
+        dryRun: false,
+      },
+      onIssued: () => new Promise(() => {}),
+    };
+    deps.syncCertificates = (certificateIds, { deadline, signal }) =>
+      runSync(cancellable(syncDeps, fake as unknown as TencentSslApi, signal), { certificateIds, deadline });
+    const pending = handleWebhook(deps, signed('{"certificateIds":["Issued01"]}', { remainingMs: 10_000 }));
+
+    await clock.advance(9_000);
+    const response = await pending;
+
+    expect(response.statusCode).toBe(503);
+    expect(bodyOf(response)).toMatchObject({
+      partial: true,
+      certificates: [
+        { certificateId: 'Issued01', outcome: 'failed', error: expect.stringMatching(/cancelled/) },
+      ],
+    });
+  });
+
   it('answers 503 by the deadline even when the sync ignores its signal', async () => {
     let signal: AbortSignal | undefined;
     deps.syncCertificates = (_ids, call) => {
