@@ -104,7 +104,7 @@ export interface WebhookDeps {
   newClaimOwner?: () => string;
 }
 
-/** The webhook key cannot be used: it is shorter than MIN_WEBHOOK_KEY_BYTES, or not there at all. */
+/** The webhook key cannot be used: it is shorter than MIN_WEBHOOK_KEY_BYTES. */
 export class WebhookKeyError extends Error {
   override readonly name = 'WebhookKeyError';
   readonly retryable = false;
