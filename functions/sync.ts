@@ -4,6 +4,7 @@ import { createBaseDeps } from '../lib/deps/base.js';
 import { createSyncDeps } from '../lib/deps/sync.js';
 import { parseSyncEvent } from '../lib/events.js';
 import { runSync, summarizeSyncReport } from '../lib/sync.js';
+import { endFullRunClaim } from '../lib/webhook.js';
 
 // Built once per cold start; a configuration problem fails the init, loudly.
 const base = createBaseDeps(loadConfig(process.env), { write: (line) => process.stdout.write(`${line}\n`) });
@@ -15,10 +16,13 @@ const RESERVE_SHARE = 0.3;
 
 /** EventBridge schedule or direct invoke `{certificateIds?}`: one sync run. */
 export async function handler(event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>) {
-  const request = parseSyncEvent(event);
+  const { fullRunClaim, ...request } = parseSyncEvent(event);
   const remaining = context.getRemainingTimeInMillis();
   const deadline = Date.now() + remaining - Math.min(RESERVE_MS, remaining * RESERVE_SHARE);
-  const report = await runSync(deps, { ...request, deadline });
+  // A full run the webhook started gives its claim back, so the next webhook call starts another.
+  const report = await runSync(deps, { ...request, deadline }).finally(
+    () => fullRunClaim && endFullRunClaim(deps.state, fullRunClaim, base.logger),
+  );
   const summary = summarizeSyncReport(report);
   base.logger.info('sync summary', summary);
   // A step that stopped every certificate fails the invocation, so the errors alarm sees it.

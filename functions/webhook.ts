@@ -1,3 +1,4 @@
+import type { Context } from 'aws-lambda';
 import { loadConfig } from '../lib/config.js';
 import { createBaseDeps } from '../lib/deps/base.js';
 import { createWebhookDeps } from '../lib/deps/webhook.js';
@@ -8,7 +9,10 @@ const base = createBaseDeps(loadConfig(process.env), { write: (line) => process.
 const deps = createWebhookDeps(base);
 
 /** API Gateway HTTP API `POST /sync`. */
-export async function handler(event: unknown): Promise<WebhookResponse> {
+export async function handler(
+  event: unknown,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<WebhookResponse> {
   const parsed = HttpApiEventSchema.safeParse(event);
   if (!parsed.success) {
     base.logger.error('not an HTTP API v2 event');
@@ -18,11 +22,13 @@ export async function handler(event: unknown): Promise<WebhookResponse> {
       body: '{"message":"unsupported event"}',
     };
   }
-  const { requestContext, headers, body, isBase64Encoded } = parsed.data;
+  const { requestContext, rawPath, headers, body, isBase64Encoded } = parsed.data;
   return handleWebhook(deps, {
     method: requestContext.http.method,
+    path: rawPath,
     headers: headers ?? {},
     body,
     isBase64Encoded,
+    remainingMs: context?.getRemainingTimeInMillis(),
   });
 }

@@ -4,6 +4,17 @@ import type { LogLevel } from './logger.js';
 import type { ZoneOverride } from './route53/types.js';
 import { DEFAULT_SSL_ENDPOINT } from './tencent/client.js';
 
+/**
+ * The shortest HMAC key the webhook accepts, in bytes: SHA-256's output size (RFC 2104 advises
+ * no key shorter than the hash's output). Shorter keys are refused wherever they come from.
+ */
+export const MIN_WEBHOOK_KEY_BYTES = 32;
+
+/** The problem of a webhook key of `bytes` bytes read from `source` (the key itself is never named). */
+export function webhookKeyTooShort(source: string, bytes: number): string {
+  return `${source} must hold a webhook key of at least ${MIN_WEBHOOK_KEY_BYTES} bytes, got ${bytes} (make one with: openssl rand -hex 32)`;
+}
+
 /** Raised by loadConfig with every problem found, one per line. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -125,7 +136,11 @@ const EnvSchema = z.object({
   EXPORT_QUEUE_URL: optionalText.refine((v) => v === undefined || /^https?:\/\//.test(v), {
     message: 'EXPORT_QUEUE_URL must be an SQS queue URL',
   }),
-  WEBHOOK_SECRET: optionalText,
+  WEBHOOK_SECRET: optionalText.superRefine((value, ctx) => {
+    const bytes = value === undefined ? MIN_WEBHOOK_KEY_BYTES : Buffer.byteLength(value, 'utf8');
+    if (bytes >= MIN_WEBHOOK_KEY_BYTES) return;
+    ctx.addIssue({ code: 'custom', message: webhookKeyTooShort('WEBHOOK_SECRET', bytes) });
+  }),
   WEBHOOK_SECRET_NAME: optionalText,
   SYNC_FUNCTION_NAME: optionalText,
   STATE_TABLE: optionalText.superRefine((value, ctx) => {

@@ -14,12 +14,17 @@ export const ScheduledEventSchema = z.object({
 /** Direct invoke of the sync function (the webhook's full-run hand-off, an operator's test). */
 export const SyncInvokeSchema = z.strictObject({
   certificateIds: z.array(CertificateIdSchema).min(1).max(1000).optional(),
+  /** The owner of the webhook's full-run claim, given back when the run ends. */
+  fullRunClaim: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,64}$/)
+    .optional(),
 });
 
 export const SyncEventSchema = z.union([ScheduledEventSchema, SyncInvokeSchema]);
 
-/** What a sync event asks for: every pending certificate, or the ids named. */
-export function parseSyncEvent(event: unknown): { certificateIds?: string[] } {
+/** What a sync event asks for: every pending certificate, or the ids named (and a claim to end). */
+export function parseSyncEvent(event: unknown): { certificateIds?: string[]; fullRunClaim?: string } {
   const parsed = SyncEventSchema.safeParse(event ?? {});
   if (!parsed.success) {
     throw new TypeError(
@@ -28,9 +33,9 @@ export function parseSyncEvent(event: unknown): { certificateIds?: string[] } {
         .join('; ')})`,
     );
   }
-  return 'certificateIds' in parsed.data && parsed.data.certificateIds
-    ? { certificateIds: parsed.data.certificateIds }
-    : {};
+  if ('source' in parsed.data) return {};
+  const { certificateIds, fullRunClaim } = parsed.data;
+  return { ...(certificateIds ? { certificateIds } : {}), ...(fullRunClaim ? { fullRunClaim } : {}) };
 }
 
 /** Direct invoke of the export function. */
@@ -51,6 +56,7 @@ export type SqsRecord = z.infer<typeof SqsRecordSchema>;
 /** The parts of an API Gateway HTTP API (payload v2.0) event the webhook reads. */
 export const HttpApiEventSchema = z.object({
   version: z.literal('2.0'),
+  rawPath: z.string(),
   requestContext: z.object({ http: z.object({ method: z.string() }) }),
   headers: z.record(z.string(), z.string()).optional(),
   body: z.string().optional(),

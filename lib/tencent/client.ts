@@ -67,7 +67,7 @@ export interface TencentClientOptions {
 }
 
 export interface CallOptions {
-  /** Once aborted, no further attempt is sent (the signal's reason is thrown). */
+  /** Once aborted, no further attempt is sent and the one in flight is cut (the signal's reason is thrown). */
   signal?: AbortSignal;
 }
 
@@ -159,7 +159,7 @@ export class TencentClient {
       await this.#pacer.acquire(action, options.signal);
       // Checked after the wait for a slot too: a call that is no longer wanted is dropped unsent.
       options.signal?.throwIfAborted();
-      const outcome = await this.#attempt(action, body, schema, attempt);
+      const outcome = await this.#attempt(action, body, schema, attempt, options.signal);
       if (!('decision' in outcome)) return outcome;
       const { decision, error, credentials } = outcome;
       const elapsed = this.#clock.now() - started;
@@ -240,6 +240,7 @@ export class TencentClient {
     body: string,
     schema: S,
     attempt: number,
+    signal: AbortSignal | undefined,
   ): Promise<TencentResult<z.output<S>> | AttemptFailure> {
     const used = this.#loadCredentials();
     const credentials = await used;
@@ -278,12 +279,15 @@ export class TencentClient {
         body,
         headersTimeout: this.#timeouts.headersMs,
         bodyTimeout: this.#timeouts.bodyMs,
+        ...(signal ? { signal } : {}),
       });
       statusCode = response.statusCode;
       const date = response.headers.date;
       dateHeader = Array.isArray(date) ? date[0] : date;
       text = await response.body.text();
     } catch (cause) {
+      // A call cut by its caller is not a network failure: it is neither retried nor wrapped.
+      signal?.throwIfAborted();
       const code = (cause as { code?: unknown }).code;
       return {
         credentials: used,

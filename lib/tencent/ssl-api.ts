@@ -62,17 +62,24 @@ export interface ListCertificatesOptions {
 export class TencentSslApi {
   constructor(readonly client: TencentClient) {}
 
-  async describeCertificates(params: DescribeCertificatesParams): Promise<DescribeCertificatesResponse> {
+  async describeCertificates(
+    params: DescribeCertificatesParams,
+    options: CallOptions = {},
+  ): Promise<DescribeCertificatesResponse> {
     const { data } = await this.client.call(
       'DescribeCertificates',
       { ...params },
       DescribeCertificatesResponseSchema,
+      options,
     );
     return data;
   }
 
   /** Every certificate matching the filters, following the pages to the end. */
-  async listCertificates(options: ListCertificatesOptions = {}): Promise<CertificateListItem[]> {
+  async listCertificates(
+    options: ListCertificatesOptions = {},
+    callOptions: CallOptions = {},
+  ): Promise<CertificateListItem[]> {
     const limit = options.pageSize ?? MAX_PAGE_SIZE;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
       throw new RangeError(`pageSize must be between 1 and ${MAX_PAGE_SIZE}`);
@@ -87,7 +94,7 @@ export class TencentSslApi {
     const invalid = new Map<string, InvalidListItem>();
     const warnings = new Map<string, ListItemWarning>();
     for (let offset = 0; ; offset += limit) {
-      const page = await this.describeCertificates({ ...base, Offset: offset });
+      const page = await this.describeCertificates({ ...base, Offset: offset }, callOptions);
       const before = byId.size + anonymous.length + invalid.size;
       // A certificate that moves between pages while we read would otherwise appear twice.
       for (const item of page.Certificates) {
@@ -141,7 +148,7 @@ export class TencentSslApi {
    * from it). Ties go to DescribeCertificate, which carries no key; the key material of a
    * DescribeCertificateDetail answer is dropped here.
    */
-  async describeValidation(certificateId: string): Promise<CertificateDetail> {
+  async describeValidation(certificateId: string, options: CallOptions = {}): Promise<CertificateDetail> {
     const action =
       this.nextSlot('DescribeCertificateDetail') < this.nextSlot('DescribeCertificate')
         ? 'DescribeCertificateDetail'
@@ -150,6 +157,7 @@ export class TencentSslApi {
       action,
       { CertificateId: certificateId },
       CertificateDetailSchema,
+      options,
     );
     return { ...data, CertificatePrivateKey: null };
   }

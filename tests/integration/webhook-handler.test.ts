@@ -4,11 +4,15 @@ import {
   ListResourceRecordSetsCommand,
   Route53Client,
 } from '@aws-sdk/client-route-53';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CertificateStore } from '../../infra/local/certificate-store.js';
 import { type LocalTencentServer, startTencentServer } from '../../infra/local/tencent-server.js';
-import { webhookSignature } from '../../lib/webhook.js';
+import { loadConfig } from '../../lib/config.js';
+import { createBaseDeps } from '../../lib/deps/base.js';
+import { createWebhookDeps } from '../../lib/deps/webhook.js';
+import { handleWebhook, webhookSignature } from '../../lib/webhook.js';
 import { loadFixture } from '../helpers/fixtures.js';
 import { type MotoServer, motoEnv, startMoto } from '../helpers/moto.js';
 
@@ -29,7 +33,11 @@ let moto: MotoServer;
 let tencent: LocalTencentServer;
 let route53: Route53Client;
 let zoneId: string;
-let handler: (event: unknown) => Promise<{ statusCode: number; body: string }>;
+let env: Record<string, string>;
+let handler: (
+  event: unknown,
+  context?: { getRemainingTimeInMillis(): number },
+) => Promise<{ statusCode: number; body: string }>;
 const lambda = mockClient(LambdaClient);
 const store = new CertificateStore({ seed: 5 });
 
@@ -54,7 +62,7 @@ async function validationRecords(): Promise<string[]> {
 beforeAll(async () => {
   moto = await startMoto();
   tencent = await startTencentServer({ credentials: [CREDENTIALS], store });
-  const env = {
+  env = {
     ...motoEnv(moto.endpoint),
     TENCENTCLOUD_SSL_ENDPOINT: tencent.url,
     TENCENTCLOUD_SSL_ALLOW_HTTP: 'true',
@@ -87,6 +95,7 @@ beforeEach(() => {
   lambda.reset();
   lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
   tencent.stats.reset();
+  tencent.faults.clear();
 });
 
 describe('webhook Lambda handler with API Gateway v2 events', () => {
@@ -120,6 +129,16 @@ describe('webhook Lambda handler with API Gateway v2 events', () => {
     ['bad JSON', () => event('{"certificateIds":'), 400],
     ['an oversized body', () => event(JSON.stringify({ certificateIds: ['a'.repeat(20_000)] })), 413],
     ['a GET', () => loadFixture('apigw/get-sync.json'), 405],
+    ['another path', () => ({ ...event('{}'), rawPath: '/sync/all' }), 404],
+    [
+      'a form body',
+      () => {
+        const form = event('{}');
+        form.headers['content-type'] = 'application/x-www-form-urlencoded';
+        return form;
+      },
+      415,
+    ],
   ])('answers %s with its status and touches nothing', async (_label, make, status) => {
     const before = await validationRecords();
     const response = await handler(make());
@@ -130,12 +149,94 @@ describe('webhook Lambda handler with API Gateway v2 events', () => {
     expect(await validationRecords()).toEqual(before);
   });
 
-  it('refuses the same signed request twice', async () => {
+  it('refuses the same signed request twice, with 409', async () => {
     const cert = store.addPending({ domain: 'api.example.com' });
     const signed = event(JSON.stringify({ certificateIds: [cert.CertificateId] }));
     expect((await handler(signed)).statusCode).toBe(200);
     const requests = tencent.stats.count();
-    expect((await handler(signed)).statusCode).toBe(401);
+    expect((await handler(signed)).statusCode).toBe(409);
     expect(tencent.stats.count()).toBe(requests);
+  });
+
+  it('answers 503 before the Lambda runs out while Tencent does not answer, and sends the cut call once', async () => {
+    const cert = store.addPending({ domain: 'slow.example.com' });
+    tencent.faults.inject({
+      action: 'DescribeCertificates',
+      times: 1,
+      fault: { kind: 'latency', ms: 20_000 },
+    });
+    const before = await validationRecords();
+    const started = Date.now();
+
+    const response = await handler(event(JSON.stringify({ certificateIds: [cert.CertificateId] })), {
+      getRemainingTimeInMillis: () => 4_000 - (Date.now() - started),
+    });
+
+    expect(Date.now() - started).toBeLessThan(3_500);
+    expect(response.statusCode).toBe(503);
+    expect(JSON.parse(response.body)).toMatchObject({ partial: true, certificates: [] });
+    expect(await validationRecords()).toEqual(before);
+    // Cancelled, not failed: the client neither retries it nor goes on to the next call.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(tencent.stats.count()).toBe(1);
+  });
+});
+
+describe('the webhook key from Secrets Manager (moto)', () => {
+  let secrets: SecretsManagerClient;
+
+  beforeAll(async () => {
+    secrets = new SecretsManagerClient({});
+    await secrets.send(
+      new CreateSecretCommand({ Name: 'webhook-test/short-key', SecretString: 'short-webhook-key-000' }),
+    );
+    await secrets.send(new CreateSecretCommand({ Name: 'webhook-test/key', SecretString: WEBHOOK_KEY }));
+  });
+
+  afterAll(() => secrets?.destroy());
+
+  async function callWith(secretName: string, body = '{}') {
+    const lines: string[] = [];
+    const { WEBHOOK_SECRET: _, ...rest } = env;
+    const base = createBaseDeps(loadConfig({ ...rest, WEBHOOK_SECRET_NAME: secretName }), {
+      write: (line) => lines.push(line),
+    });
+    try {
+      const deps = createWebhookDeps(base);
+      const { headers, body: raw, isBase64Encoded, requestContext } = event(body);
+      const response = await handleWebhook(deps, {
+        method: requestContext.http.method,
+        path: '/sync',
+        headers,
+        body: raw,
+        isBase64Encoded,
+      });
+      return { response, logs: lines.join('\n') };
+    } finally {
+      await base.close();
+    }
+  }
+
+  it('syncs with a key read from the secret', async () => {
+    const cert = store.addPending({ domain: 'keyed.example.com' });
+    const { response } = await callWith(
+      'webhook-test/key',
+      JSON.stringify({ certificateIds: [cert.CertificateId] }),
+    );
+    expect(response.statusCode).toBe(200);
+  });
+
+  it('refuses every call, 401, while the secret holds a key shorter than 32 bytes', async () => {
+    const { response, logs } = await callWith('webhook-test/short-key');
+    expect(response.statusCode).toBe(401);
+    expect(logs).toMatch(/webhook-test\/short-key \(WEBHOOK_SECRET_NAME\).*at least 32 bytes, got 21/);
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+  });
+
+  it('answers 401, not 500, when the secret does not exist', async () => {
+    const { response, logs } = await callWith('webhook-test/missing');
+    expect(response.statusCode).toBe(401);
+    expect(logs).toContain('ResourceNotFoundException');
+    expect(tencent.stats.count()).toBe(0);
   });
 });
