@@ -144,10 +144,21 @@ describe('npm start (the sandbox), headless', () => {
   });
 
   it('writes the sub-zone record into the delegated zone, not its parent', () => {
-    const sub = typesOf(state.zones['dev.example.com']).filter((r) => r.includes('_'));
+    const written = lines.filter((line) =>
+      /CNAME _[0-9a-f]{32}\.api\.dev\.example\.com {2}created in /.test(line),
+    );
+    expect(written).toEqual([expect.stringMatching(/created in dev\.example\.com$/)]);
     const parent = typesOf(state.zones['example.com']).filter((r) => r.includes('.dev.example.com'));
-    expect(sub).toEqual([expect.stringMatching(/^CNAME _[0-9a-f]{32}\.api\.dev\.example\.com\.$/)]);
     expect(parent).toEqual([]);
+  });
+
+  it('removes every validation record it wrote once the certificates are issued', () => {
+    expect(
+      lines.filter((line) => line.startsWith('  cleanup: ') && line.includes(' removed in ')),
+    ).toHaveLength(5);
+    for (const name of ['example.com', 'dev.example.com', 'example.net']) {
+      expect(typesOf(state.zones[name]).filter((r) => /^(CNAME|TXT) _/.test(r))).toEqual([]);
+    }
   });
 
   it('shows every certificate with its export state in status against the sandbox', () => {
