@@ -15,6 +15,7 @@ import {
   tagSecret,
 } from './secrets/secret-store.js';
 import { nodeTrustAnchors, type TrustAnchors } from './secrets/trust.js';
+import type { ExportFailure, StateStore } from './state/types.js';
 import type { CertificateListItem, InvalidListItem } from './tencent/schemas.js';
 import { CertificateStatus, type TencentSslApi } from './tencent/ssl-api.js';
 
@@ -48,6 +49,68 @@ export interface ExportDeps {
    * local CA's root.
    */
   trust?: () => TrustAnchors;
+  /**
+   * The state table: export failures no retry can mend by itself (a refused certificate, one
+   * without a private key, a secret name taken by a secret this tool does not manage) are
+   * remembered, reported, and checked again only after a day instead of every run.
+   */
+  state?: Pick<StateStore, 'exportFailures' | 'recordExportFailure' | 'clearExportFailure'>;
+}
+
+/** How long a remembered export failure stands before the certificate is checked again. */
+const RECHECK_FAILURE_AFTER_MS = 24 * 3600 * 1000;
+
+/**
+ * What earlier runs learnt and remembered: certificates not worth reading again yet, as the
+ * readings a run would make of them. Unreadable memory only means reading everything again.
+ */
+async function rememberedReadings(
+  deps: Pick<ExportDeps, 'state' | 'clock' | 'logger'>,
+): Promise<Map<string, CertificateReading> & { remembered?: Set<string> }> {
+  const readings: Map<string, CertificateReading> & { remembered?: Set<string> } = new Map();
+  if (!deps.state) return readings;
+  let failures: Map<string, ExportFailure>;
+  try {
+    failures = await deps.state.exportFailures();
+  } catch (error) {
+    deps.logger.warn('cannot read the remembered export failures', { error: describeError(error) });
+    return readings;
+  }
+  readings.remembered = new Set(failures.keys());
+  const now = deps.clock.now();
+  for (const failure of failures.values()) {
+    if (now - failure.at >= RECHECK_FAILURE_AFTER_MS) continue;
+    const reason = `${failure.reason} (remembered since ${new Date(failure.at).toISOString()}; checked again a day later)`;
+    if (failure.kind === 'no-private-key')
+      readings.set(failure.certificateId, { state: 'no-private-key', reason });
+    else if (failure.kind === 'name-collision')
+      readings.set(failure.certificateId, { state: 'failed', reason });
+    else
+      readings.set(failure.certificateId, {
+        state: 'refused',
+        refusal: failure.kind as RefusalReason,
+        reason,
+      });
+  }
+  return readings;
+}
+
+/** Remembers a failure no retry mends by itself; forgets one that a fresh check cleared. */
+async function rememberOutcome(
+  deps: Pick<ExportDeps, 'state' | 'clock' | 'logger'>,
+  certificateId: string,
+  failure: { kind: string; reason: string } | undefined,
+): Promise<void> {
+  if (!deps.state) return;
+  try {
+    if (failure) await deps.state.recordExportFailure({ certificateId, ...failure, at: deps.clock.now() });
+    else await deps.state.clearExportFailure(certificateId);
+  } catch (error) {
+    deps.logger.warn('cannot record the export failure in the state table', {
+      certificateId,
+      error: describeError(error),
+    });
+  }
 }
 
 /** Why a certificate is refused: whatever fails the trust checks (a missing key is its own result). */
@@ -616,11 +679,11 @@ async function candidates(
 
 /** Decides, from one listing of the managed secrets, what each issued certificate needs (reads nothing at Tencent). */
 export async function decideExports(
-  deps: Pick<ExportDeps, 'secrets' | 'settings'>,
+  deps: Pick<ExportDeps, 'secrets' | 'settings' | 'clock' | 'logger' | 'state'>,
   items: readonly CertificateListItem[],
 ): Promise<ExportDecision[]> {
-  const managed = await listManagedSecrets(deps.secrets);
-  return planExports(items, managed, deps.settings.nameTemplate);
+  const [managed, readings] = await Promise.all([listManagedSecrets(deps.secrets), rememberedReadings(deps)]);
+  return planExports(items, managed, deps.settings.nameTemplate, readings);
 }
 
 /**
@@ -647,8 +710,13 @@ export async function exportCertificates(
     issued.length > 0 ? await listManagedSecrets(deps.secrets) : new Map<string, ManagedSecret>();
   const template = deps.settings.nameTemplate;
 
+  // Failures an earlier run remembered stand as this run's readings: those certificates are not read again.
+  const readings = issued.length > 0 ? await rememberedReadings(deps) : new Map<string, CertificateReading>();
+  const remembered = (readings as { remembered?: Set<string> }).remembered ?? new Set<string>();
+  /** Writes of what this run learnt for the next; awaited before the run ends. */
+  const memory: Promise<void>[] = [];
   let items: CertificateListItem[] = issued;
-  let decisions = planExports(items, managed, template);
+  let decisions = planExports(items, managed, template, readings);
   if (!complete && decisions.some((d) => d.action === 'export')) {
     const all = await deps.tencent.listCertificates({ statuses: [CertificateStatus.Issued] });
     const listed = new Set(all.map((item) => item.CertificateId));
@@ -656,7 +724,7 @@ export async function exportCertificates(
       ...all.filter((item) => item.CertificateId),
       ...issued.filter((item) => !listed.has(item.CertificateId)),
     ];
-    decisions = planExports(items, managed, template);
+    decisions = planExports(items, managed, template, readings);
   }
   deps.logger.info('export started', {
     dryRun,
@@ -666,7 +734,6 @@ export async function exportCertificates(
 
   // Parsing Node's ~150 roots takes some 20 ms: only in a run that reads a certificate.
   let trust: TrustAnchors | undefined;
-  const readings = new Map<string, CertificateReading>();
   for (;;) {
     // Certificates of other domains are not read for a run asked about some only; those of the
     // same domain are when they decide which line gets the plain secret.
@@ -691,6 +758,14 @@ export async function exportCertificates(
             ? outcome.value
             : { state: 'failed', reason: describeError(outcome.reason) };
       readings.set(decision.certificateId, reading);
+      if (!dryRun) {
+        if (reading.state === 'refused' || reading.state === 'no-private-key') {
+          const kind = reading.state === 'refused' ? reading.refusal : 'no-private-key';
+          memory.push(rememberOutcome(deps, decision.certificateId, { kind, reason: reading.reason }));
+        } else if (reading.state === 'verified' && remembered.has(decision.certificateId)) {
+          memory.push(rememberOutcome(deps, decision.certificateId, undefined));
+        }
+      }
       if (reading.state === 'refused')
         deps.logger.warn('certificate refused', {
           certificateId: decision.certificateId,
@@ -729,6 +804,13 @@ export async function exportCertificates(
         : describeError(outcome.reason);
     if (outcome)
       deps.logger.warn('export failed', { certificateId: decision.certificateId, error: entry.reason });
+    if (outcome?.status === 'rejected' && errorName(outcome.reason) === 'ResourceExistsException') {
+      // The name belongs to a secret this tool does not manage: no later run can write it either.
+      entry.reason = `a secret named ${decision.secretName} already exists and is not managed by this tool; rename or delete it, or change SECRET_NAME_TEMPLATE`;
+      memory.push(
+        rememberOutcome(deps, decision.certificateId, { kind: 'name-collision', reason: entry.reason }),
+      );
+    }
     entries.set(decision, entry);
   });
   const certificates = [
@@ -737,6 +819,7 @@ export async function exportCertificates(
   ];
   const totals: ExportReport['totals'] = {};
   for (const entry of certificates) totals[entry.result] = (totals[entry.result] ?? 0) + 1;
+  await Promise.all(memory);
   deps.logger.info('export finished', { dryRun, ...totals });
   return { dryRun, startedAt, finishedAt: new Date(deps.clock.now()).toISOString(), certificates, totals };
 }
@@ -764,7 +847,7 @@ export function exportInline(deps: ExportDeps): IssuedCertificateHandler {
  * run with nothing new sends nothing.
  */
 export function exportViaQueue(
-  deps: Pick<ExportDeps, 'secrets' | 'settings' | 'logger'>,
+  deps: Pick<ExportDeps, 'secrets' | 'settings' | 'logger' | 'clock' | 'state'>,
   enqueue: (
     certificateIds: string[],
   ) => Promise<{ queued: string[]; failed: Array<{ certificateId: string; reason: string }> }>,
@@ -793,7 +876,7 @@ export function exportViaQueue(
 
 /** For `status`: what the secrets hold for each issued certificate, from the tags alone; writes nothing. */
 export async function describeExportState(
-  deps: Pick<ExportDeps, 'secrets' | 'settings'>,
+  deps: Pick<ExportDeps, 'secrets' | 'settings' | 'logger' | 'clock' | 'state'>,
   items: CertificateListItem[],
 ): Promise<ExportEntry[]> {
   const decisions = await decideExports(deps, items);
@@ -810,4 +893,8 @@ export async function describeExportState(
     }
     return entry;
   });
+}
+
+function errorName(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
 }

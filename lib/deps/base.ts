@@ -5,8 +5,10 @@ import { JsonLogger, type Logger } from '../logger.js';
 import { Redactor } from '../redact.js';
 import { readTencentCredentialsSecret } from '../secrets/credentials.js';
 import type { TrustAnchors } from '../secrets/trust.js';
+import type { StateStore } from '../state/types.js';
 import { TencentClient, type TencentCredentials } from '../tencent/client.js';
 import { TencentSslApi } from '../tencent/ssl-api.js';
+import { createStateStore } from './state.js';
 
 /**
  * What every entry point needs: configuration, logging with redaction, the clock, the Tencent
@@ -23,6 +25,8 @@ export interface BaseDeps {
   secrets: SecretsManagerClient;
   /** The roots exported chains must reach, when not Node's own trust store (the sandbox's local CA). */
   trust?: () => TrustAnchors;
+  /** The state table of `STATE_TABLE`; absent when it is unset (state off). */
+  state?: StateStore;
   /** Releases sockets and clients; later `onClose` hooks run too. */
   close(): Promise<void>;
   onClose(hook: () => void | Promise<void>): void;
@@ -67,6 +71,8 @@ export function createBaseDeps(config: Config, options: BaseOptions = {}): BaseD
     logger: logger.child({ system: 'tencent' }),
   });
   const hooks: Array<() => void | Promise<void>> = [];
+  const state = createStateStore(config, clock);
+  if (state) hooks.push(() => state.destroy());
   return {
     config,
     logger,
@@ -75,6 +81,7 @@ export function createBaseDeps(config: Config, options: BaseOptions = {}): BaseD
     tencent: new TencentSslApi(tencentClient),
     secrets,
     ...(options.trust ? { trust: options.trust } : {}),
+    ...(state ? { state } : {}),
     onClose: (hook) => hooks.push(hook),
     async close() {
       for (const hook of hooks.splice(0)) await hook();

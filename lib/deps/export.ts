@@ -9,6 +9,7 @@ export function createExportDeps(base: BaseDeps): ExportDeps {
     clock: base.clock,
     logger: base.logger,
     ...(base.trust ? { trust: base.trust } : {}),
+    ...(base.state ? { state: base.state } : {}),
     settings: {
       nameTemplate: config.secrets.nameTemplate,
       kmsKeyId: config.secrets.kmsKeyId,

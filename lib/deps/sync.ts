@@ -5,7 +5,6 @@ import { enqueueExports } from '../sqs/export-queue.js';
 import type { SyncDeps } from '../sync-types.js';
 import type { BaseDeps } from './base.js';
 import { createExportDeps } from './export.js';
-import { createStateStore } from './state.js';
 
 /** Sync's collaborators: Route53, and the export hand-off (the queue when configured, else inline). */
 export function createSyncDeps(base: BaseDeps): SyncDeps {
@@ -18,12 +17,11 @@ export function createSyncDeps(base: BaseDeps): SyncDeps {
   });
   const exportDeps = createExportDeps(base);
   const queueUrl = config.exportQueueUrl;
-  const state = createStateStore(config, clock);
+  const { state } = base;
   let sqs: SQSClient | undefined;
   base.onClose(() => {
     route53.destroy();
     sqs?.destroy();
-    state?.destroy();
   });
   return {
     tencent: base.tencent,

@@ -24,6 +24,7 @@ import { silentLogger } from '../../lib/logger.js';
 import { nameSetDigest } from '../../lib/secrets/naming.js';
 import { trustAnchorsFrom } from '../../lib/secrets/trust.js';
 import { enqueueExports } from '../../lib/sqs/export-queue.js';
+import { MemoryStateStore } from '../../lib/state/memory-store.js';
 import { TencentApiError } from '../../lib/tencent/errors.js';
 import {
   type CertificateDetail,
@@ -967,5 +968,73 @@ describe('exportCertificates: reading through the freer budget', () => {
 
     expect(report.certificates[0]).toMatchObject({ result: 'refused', refusal: 'untrusted-chain' });
     expect(storedValue('tencent-ssl/www.example.com')).toBeNull();
+  });
+});
+
+describe('exportCertificates: failures remembered in the state table', () => {
+  function withState(tencent: FakeTencent) {
+    const d = deps(tencent);
+    const clock = d.clock as FakeClock;
+    const state = new MemoryStateStore(clock);
+    return { d: { ...d, state }, clock, state };
+  }
+
+  it('does not read a refused certificate again the next run, and says why from memory', async () => {
+    const l = await leaf('www.example.com', { from: otherPki });
+    const tencent = new FakeTencent([{ id: 'untrusted', domain: 'www.example.com', leaf: l }]);
+    const { d } = withState(tencent);
+    await exportCertificates(d);
+    const readsAfterFirst = tencent.detailCalls.length;
+
+    const report = await exportCertificates(d);
+
+    expect(tencent.detailCalls).toHaveLength(readsAfterFirst);
+    expect(report.certificates[0]).toMatchObject({
+      result: 'refused',
+      refusal: 'untrusted-chain',
+      reason: expect.stringContaining('remembered since'),
+    });
+  });
+
+  it('checks it again once a day has passed', async () => {
+    const l = await leaf('www.example.com', { from: otherPki });
+    const tencent = new FakeTencent([{ id: 'untrusted', domain: 'www.example.com', leaf: l }]);
+    const { d, clock } = withState(tencent);
+    await exportCertificates(d);
+    const readsAfterFirst = tencent.detailCalls.length;
+    clock.time += 24 * 3600 * 1000;
+
+    await exportCertificates(d);
+
+    expect(tencent.detailCalls.length).toBeGreaterThan(readsAfterFirst);
+  });
+
+  it('remembers a certificate without a private key', async () => {
+    const l = await leaf('www.example.com');
+    const tencent = new FakeTencent([
+      { id: 'nokey', domain: 'www.example.com', leaf: l, detail: { CertificatePrivateKey: null } },
+    ]);
+    const { d, state } = withState(tencent);
+
+    await exportCertificates(d);
+
+    expect((await state.exportFailures()).get('nokey')).toMatchObject({ kind: 'no-private-key' });
+  });
+
+  it('queues no export that memory says cannot succeed', async () => {
+    const l = await leaf('www.example.com', { from: otherPki });
+    const tencent = new FakeTencent([{ id: 'untrusted', domain: 'www.example.com', leaf: l }]);
+    const { d } = withState(tencent);
+    await exportCertificates(d);
+    const queued: string[][] = [];
+    const handOff = exportViaQueue(d, async (ids) => {
+      queued.push(ids);
+      return { queued: ids, failed: [] };
+    });
+
+    const entries = await handOff(await tencent.listCertificates(), { dryRun: false });
+
+    expect(queued).toEqual([]);
+    expect(entries[0]).toMatchObject({ result: 'refused' });
   });
 });
