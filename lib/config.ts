@@ -219,9 +219,6 @@ export interface Config {
   logLevel: LogLevel;
 }
 
-/** Every environment variable this project reads; nothing outside this module reads process.env. */
-export const CONFIG_VARIABLES = Object.keys(EnvSchema.shape) as (keyof typeof EnvSchema.shape)[];
-
 /** Parses the environment once; throws ConfigError listing every problem at once. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
   const result = EnvSchema.safeParse(env);

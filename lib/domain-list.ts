@@ -12,7 +12,7 @@ import type { ZoneOverride } from './route53/types.js';
  * `github.io`. Allowing one would let the tool validate certificates for every domain below it.
  * The Public Suffix List (ICANN and private sections) comes bundled with tldts: no network.
  */
-export function isPublicSuffix(domain: string): boolean {
+function isPublicSuffix(domain: string): boolean {
   const { publicSuffix, isIcann, isPrivate } = parseHostname(domain, {
     allowPrivateDomains: true,
     extractHostname: false,

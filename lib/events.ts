@@ -4,7 +4,7 @@ import { z } from 'zod';
 export const CertificateIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a Tencent certificate id');
 
 /** EventBridge scheduled event (the sync schedule). */
-export const ScheduledEventSchema = z.object({
+const ScheduledEventSchema = z.object({
   'detail-type': z.literal('Scheduled Event'),
   source: z.literal('aws.events'),
   time: z.string().optional(),
@@ -12,7 +12,7 @@ export const ScheduledEventSchema = z.object({
 });
 
 /** Direct invoke of the sync function (the webhook's full-run hand-off, an operator's test). */
-export const SyncInvokeSchema = z.strictObject({
+const SyncInvokeSchema = z.strictObject({
   certificateIds: z.array(CertificateIdSchema).min(1).max(1000).optional(),
   /** The owner of the webhook's full-run claim, given back when the run ends. */
   fullRunClaim: z
@@ -21,7 +21,7 @@ export const SyncInvokeSchema = z.strictObject({
     .optional(),
 });
 
-export const SyncEventSchema = z.union([ScheduledEventSchema, SyncInvokeSchema]);
+const SyncEventSchema = z.union([ScheduledEventSchema, SyncInvokeSchema]);
 
 /** What a sync event asks for: every pending certificate, or the ids named (and a claim to end). */
 export function parseSyncEvent(event: unknown): { certificateIds?: string[]; fullRunClaim?: string } {
@@ -44,7 +44,7 @@ export const ExportInvokeSchema = z.strictObject({
 });
 
 /** The parts of an SQS record the export function reads. */
-export const SqsRecordSchema = z.object({
+const SqsRecordSchema = z.object({
   messageId: z.string(),
   body: z.string(),
   eventSource: z.literal('aws:sqs'),
@@ -62,4 +62,3 @@ export const HttpApiEventSchema = z.object({
   body: z.string().optional(),
   isBase64Encoded: z.boolean(),
 });
-export type HttpApiEvent = z.infer<typeof HttpApiEventSchema>;

@@ -20,13 +20,13 @@ import type { CertificateListItem, InvalidListItem } from './tencent/schemas.js'
 import { CertificateStatus, type TencentSslApi } from './tencent/ssl-api.js';
 
 /** The Tencent calls export makes; with `nextSlot`, it reads through the freer of two actions. */
-export type ExportTencentApi = Pick<
+type ExportTencentApi = Pick<
   TencentSslApi,
   'listCertificates' | 'describeCertificateDetail' | 'downloadCertificate'
 > &
   Partial<Pick<TencentSslApi, 'nextSlot'>>;
 
-export interface ExportSettings {
+interface ExportSettings {
   nameTemplate: string;
   kmsKeyId?: string | undefined;
   dryRun: boolean;
@@ -114,7 +114,7 @@ async function rememberOutcome(
 }
 
 /** Why a certificate is refused: whatever fails the trust checks (a missing key is its own result). */
-export type RefusalReason = Exclude<BundleProblem, 'missing-private-key'>;
+type RefusalReason = Exclude<BundleProblem, 'missing-private-key'>;
 
 /**
  * - `created`, `updated`: a secret version was written (or would be, in a dry run).
@@ -133,7 +133,7 @@ export type RefusalReason = Exclude<BundleProblem, 'missing-private-key'>;
  *   could not be read this run.
  * - `missing`, `stale`: (status only) no secret yet, or the secret holds another certificate.
  */
-export type ExportResult =
+type ExportResult =
   | 'created'
   | 'updated'
   | 'unchanged'
@@ -406,7 +406,7 @@ export function planExports(
 }
 
 /** The secret's JSON value. Key order is fixed so the same certificate always gives the same text. */
-export function secretValue(certificateId: string, domain: string, bundle: CertificateBundle): string {
+function secretValue(certificateId: string, domain: string, bundle: CertificateBundle): string {
   return JSON.stringify({
     certificate: bundle.certificate,
     chain: bundle.chain,
@@ -678,7 +678,7 @@ async function candidates(
 }
 
 /** Decides, from one listing of the managed secrets, what each issued certificate needs (reads nothing at Tencent). */
-export async function decideExports(
+async function decideExports(
   deps: Pick<ExportDeps, 'secrets' | 'settings' | 'clock' | 'logger' | 'state'>,
   items: readonly CertificateListItem[],
 ): Promise<ExportDecision[]> {

@@ -39,7 +39,7 @@ function baseReport(item: CertificateListItem): CertificateReport {
  * Lists the certificates a run looks at: the ids asked for (whatever their status), else every
  * certificate in `statuses` (every certificate at all when `statuses` is undefined).
  */
-export async function listCandidates(
+async function listCandidates(
   tencent: SyncTencentApi,
   certificateIds: readonly string[] | undefined,
   statuses: readonly number[] | undefined,

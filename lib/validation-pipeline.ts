@@ -114,7 +114,7 @@ function outcomeOf(record: ValidationRecord): Omit<RecordOutcome, 'action'> {
 }
 
 /** The outcome a pending certificate's records add up to. */
-export function pendingOutcome(records: readonly RecordOutcome[]): CertificateOutcome {
+function pendingOutcome(records: readonly RecordOutcome[]): CertificateOutcome {
   if (records.some((r) => r.action === 'failed')) return 'failed';
   if (records.length === 0 || records.some((r) => BLOCKING.has(r.action))) return 'blocked';
   return 'validating';

@@ -11,9 +11,9 @@ import type { CertificateReport, SyncReport } from './sync-types.js';
 export const MAX_BODY_BYTES = 16 * 1024;
 /** Signed timestamps older or newer than this are refused. */
 export const MAX_SKEW_SECONDS = 300;
-export const MAX_CERTIFICATE_IDS = 20;
+const MAX_CERTIFICATE_IDS = 20;
 /** The route of the HTTP API (`POST /sync`); a stage or a custom domain's base path may precede it. */
-export const WEBHOOK_PATH = '/sync';
+const WEBHOOK_PATH = '/sync';
 
 /**
  * How long the state table remembers a signature: its timestamp is accepted from five minutes
@@ -42,15 +42,15 @@ const ANSWER_RESERVE_MS = 1_000;
  * Calls still in flight are cancelled this long before the answer: the sync then unwinds (each
  * cancelled call fails its certificate or zone) and hands back its report in time.
  */
-export const CANCEL_LEAD_MS = 1_500;
+const CANCEL_LEAD_MS = 1_500;
 /**
  * The sync stops starting certificates and waiting for INSYNC this long before the answer, so
  * reads already made still reach Route53 before anything is cancelled.
  */
-export const SYNC_RESERVE_MS = 8_000;
+const SYNC_RESERVE_MS = 8_000;
 
 /** `{}` asks for a full run; `{"certificateIds": [...]}` (1–20 ids) syncs those now. */
-export const WebhookBodySchema = z.strictObject({
+const WebhookBodySchema = z.strictObject({
   certificateIds: z.array(CertificateIdSchema).min(1).max(MAX_CERTIFICATE_IDS).optional(),
 });
 

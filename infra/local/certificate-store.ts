@@ -25,7 +25,7 @@ export interface DvAuth {
   DvAuthVerifyType: DvAuthVerifyType | null;
 }
 
-export interface DvAuthDetail {
+interface DvAuthDetail {
   DvAuthKey: string | null;
   DvAuthValue: string | null;
   DvAuthDomain: string | null;
@@ -43,7 +43,7 @@ export interface DvAuthDetail {
 export type StoredCertificate = Record<string, unknown>;
 
 /** English status names, as `StatusName` carries them with `X-TC-Language: en-US`. */
-export const TENCENT_STATUS_NAMES: Readonly<Record<number, string>> = {
+const TENCENT_STATUS_NAMES: Readonly<Record<number, string>> = {
   0: 'under review',
   1: 'issued',
   2: 'review failed',
@@ -99,7 +99,7 @@ const HEX = '0123456789abcdef';
 const LOWER_ALNUM = '0123456789abcdefghijklmnopqrstuvwxyz';
 const ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
-export class CertificateNotInStoreError extends Error {
+class CertificateNotInStoreError extends Error {
   readonly certificateId: string;
   constructor(certificateId: string) {
     super(`no certificate ${certificateId} in the local store`);
@@ -175,7 +175,7 @@ export interface CertificateStoreOptions {
   pki?: () => Promise<TestPki>;
 }
 
-export const TENCENT_FIXTURES = {
+const TENCENT_FIXTURES = {
   'describe-certificate-detail-pending': pendingFixture,
   'describe-certificate-detail-approved': approvedFixture,
 } as const;

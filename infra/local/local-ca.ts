@@ -21,7 +21,7 @@ import {
 import type { ActionHook } from './tencent-server.js';
 
 /** One record the CA looks for, and whether it saw it. */
-export interface CaRecordCheck {
+interface CaRecordCheck {
   domain: string;
   name: string;
   type: string;

@@ -19,7 +19,7 @@ export const MOTO_INSTALL_HINT = "python3 -m pip install 'moto[server]'";
 const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 3_000;
 
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -20,7 +20,7 @@ export interface TestPkiOptions {
   fresh?: boolean;
 }
 
-export interface IssueLeafInput {
+interface IssueLeafInput {
   commonName: string;
   /** Further DNS names; the common name is always included in the SAN extension as well. */
   altNames?: readonly string[];

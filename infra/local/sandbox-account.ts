@@ -18,7 +18,7 @@ export const SANDBOX_ALLOWED_DOMAINS = ['example.com', 'example.net'] as const;
 export const SANDBOX_STATE_TABLE = 'tencent-ssl-sync-sandbox';
 
 /** moto accepts any well-formed VPC id for a private zone, so no EC2 VPC is created. */
-export const SANDBOX_VPC = { VPCRegion: 'us-east-1', VPCId: 'vpc-0sandbox000000001' } as const;
+const SANDBOX_VPC = { VPCRegion: 'us-east-1', VPCId: 'vpc-0sandbox000000001' } as const;
 
 export interface SandboxZone {
   name: string;
@@ -32,7 +32,7 @@ export interface SandboxZone {
  * - `blocked`: outside ALLOWED_DOMAINS: stays pending, nothing written.
  * - `failed`: the CA rejected the order: nothing to do.
  */
-export type SandboxExpectation = 'exported' | 'blocked' | 'failed';
+type SandboxExpectation = 'exported' | 'blocked' | 'failed';
 
 export interface SandboxCertificate {
   id: string;

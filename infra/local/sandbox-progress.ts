@@ -15,7 +15,7 @@ const isPending = (c: CertificateReport): boolean =>
 
 const isIssued = (c: CertificateReport): boolean => c.status === CertificateStatus.Issued;
 
-export function shorten(text: string, max: number): string {
+function shorten(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
 }
 

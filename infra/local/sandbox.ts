@@ -35,7 +35,7 @@ import { cycleHeadline, cycleLines, isWaitingForCa, logLine, wroteSomething } fr
 import { startTencentServer } from './tencent-server.js';
 
 /** Exit codes of `sandbox`, on top of the command line's 0, 1 and 2. */
-export const SandboxExit = {
+const SandboxExit = {
   /** Every certificate that should be issued and exported was. */
   Ok: 0,
   /** Some were not, after every cycle. */
@@ -47,7 +47,7 @@ export const SandboxExit = {
 } as const;
 
 /** Fixed local credentials: the sandbox never reads the user's Tencent keys. */
-export const SANDBOX_TENCENT_CREDENTIALS = {
+const SANDBOX_TENCENT_CREDENTIALS = {
   secretId: 'AKIDLOCALSANDBOX0000000000000000',
   secretKey: 'local-sandbox-secret-key-00000000',
 } as const;

@@ -17,7 +17,7 @@ import {
   seededRandom,
 } from './certificate-store.js';
 
-export const TENCENT_SSL_VERSION = '2019-12-05';
+const TENCENT_SSL_VERSION = '2019-12-05';
 const SERVICE = 'ssl';
 /** Tencent rejects timestamps more than five minutes away from its clock. */
 const MAX_CLOCK_SKEW_SECONDS = 300;
@@ -26,7 +26,7 @@ const DEFAULT_RATE_LIMIT = 10;
 const RATE_WINDOW_MS = 1000;
 const MAX_BODY_BYTES = 1024 * 1024;
 
-export interface TencentCredential {
+interface TencentCredential {
   secretId: string;
   secretKey: string;
   /** Set for temporary credentials: requests must then carry it in `X-TC-Token`. */
@@ -46,7 +46,7 @@ export class LocalTencentApiError extends Error {
 // ---------------------------------------------------------------------------------------------
 // Faults
 
-export type Fault =
+type Fault =
   /** An API error in an HTTP 200, like every Tencent failure. */
   | { kind: 'error'; code: string; message?: string }
   /** A non-200 with an HTML body, as from a gateway in front of the API. */
@@ -70,14 +70,14 @@ export interface FaultRule {
   fault: Fault;
 }
 
-export interface InjectedFault {
+interface InjectedFault {
   readonly rule: FaultRule;
   /** Requests this rule has affected so far. */
   readonly hits: number;
   remove(): void;
 }
 
-export interface FaultDecision {
+interface FaultDecision {
   latencyMs: number;
   fault: Exclude<Fault, { kind: 'latency' }> | undefined;
 }
@@ -86,7 +86,7 @@ export interface FaultDecision {
  * Faults to apply to coming requests. Latency faults add up; of the others the first matching rule
  * wins. A rule spends one of its `times` only when it is applied.
  */
-export class FaultInjector {
+class FaultInjector {
   #rules: Array<{ rule: FaultRule; hits: number }> = [];
   #random: () => number;
 
@@ -149,9 +149,9 @@ export class FaultInjector {
 // ---------------------------------------------------------------------------------------------
 // Stats
 
-export type RequestOutcome = 'success' | 'error' | 'auth-failure' | 'rate-limited' | 'fault';
+type RequestOutcome = 'success' | 'error' | 'auth-failure' | 'rate-limited' | 'fault';
 
-export interface RecordedRequest {
+interface RecordedRequest {
   /** `X-TC-Action` as sent (null when missing). */
   action: string | null;
   /** Arrival, ms since the epoch (server clock, without the offset). */
@@ -165,7 +165,7 @@ export interface RecordedRequest {
   secretId?: string;
 }
 
-export class ServerStats {
+class ServerStats {
   requests: RecordedRequest[] = [];
   /** Requests refused with `RequestLimitExceeded`. */
   rateLimited = 0;
@@ -193,7 +193,7 @@ export class ServerStats {
 // Options and handle
 
 /** One `VerificationResults` item of CheckCertificateDomainVerification. */
-export interface VerificationResult {
+interface VerificationResult {
   Domain: string;
   VerifyType: string | null;
   /** 1 passed; -1 rate limited or TXT not found; -2 TXT mismatch; -6 CNAME not found; -7 CNAME mismatch; … */
@@ -206,7 +206,7 @@ export interface VerificationResult {
   Issued: boolean;
 }
 
-export interface DomainCheckInput {
+interface DomainCheckInput {
   certificate: StoredCertificate;
   /** As ordered: a wildcard keeps its `*.`. */
   domain: string;
@@ -214,11 +214,11 @@ export interface DomainCheckInput {
 }
 
 /** Decides what the CA sees for one domain; the fields returned override the "not found" default. */
-export type DomainVerificationChecker = (
+type DomainVerificationChecker = (
   input: DomainCheckInput,
 ) => Partial<VerificationResult> | undefined | Promise<Partial<VerificationResult> | undefined>;
 
-export interface ActionCall {
+interface ActionCall {
   action: string;
   params: Record<string, unknown>;
   requestId: string;

@@ -130,7 +130,7 @@ export interface WaitOptions {
 
 const MIN_POLL_GAP_MS = 500;
 
-export const DEFAULT_WAIT = { timeoutMs: 120_000, initialDelayMs: 1_000, maxDelayMs: 10_000 } as const;
+const DEFAULT_WAIT = { timeoutMs: 120_000, initialDelayMs: 1_000, maxDelayMs: 10_000 } as const;
 
 /**
  * Polls GetChange until every change is INSYNC or the time is up, waiting longer between rounds

@@ -30,10 +30,10 @@ export const ROUTE53_POLICY = {
 } as const;
 
 /** Route53 is a global service; its endpoint and signing region are the same for every commercial region. */
-export const DEFAULT_ROUTE53_REGION = 'us-east-1';
+const DEFAULT_ROUTE53_REGION = 'us-east-1';
 
 /** Session name of the assumed role, visible in the DNS account's CloudTrail. */
-export const ROLE_SESSION_NAME = 'tencent-ssl-sync';
+const ROLE_SESSION_NAME = 'tencent-ssl-sync';
 
 /** All Route53 requests of one client share one budget, whatever the action. */
 const PACER_KEY = 'route53';

@@ -10,7 +10,7 @@ import { decodeRoute53Name } from './names.js';
 import type { ExistingRecordSet, HostedZoneRef } from './types.js';
 
 /** ListResourceRecordSets returns at most 300 record sets per call, whatever MaxItems asks for. */
-export const RECORD_SETS_PAGE_SIZE = 300;
+const RECORD_SETS_PAGE_SIZE = 300;
 /** A name rarely holds more than a couple of sets; one call reads them, however many other names follow. */
 const TARGETED_PAGE_SIZE = 100;
 /** With the zone's size unknown, up to this many names are read one call each (one second of the account's budget). */

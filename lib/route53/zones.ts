@@ -25,7 +25,7 @@ export async function listHostedZones(client: Route53Client): Promise<HostedZone
 }
 
 /** `/hostedzone/Z123` → `Z123`; a bare id is returned unchanged. */
-export function bareZoneId(id: string): string {
+function bareZoneId(id: string): string {
   return id.replace(/^\/?hostedzone\//, '');
 }
 

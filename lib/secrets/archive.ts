@@ -16,7 +16,7 @@ export interface ArchiveLimits {
   maxTotalBytes: number;
 }
 
-export const DEFAULT_ARCHIVE_LIMITS: Readonly<ArchiveLimits> = {
+const DEFAULT_ARCHIVE_LIMITS: Readonly<ArchiveLimits> = {
   maxArchiveBytes: 1024 * 1024,
   maxEntries: 100,
   maxTotalBytes: 8 * 1024 * 1024,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /** Secrets Manager's limit on a secret name. */
-export const MAX_SECRET_NAME_LENGTH = 512;
+const MAX_SECRET_NAME_LENGTH = 512;
 
 // Secrets Manager accepts ASCII letters, digits and /_+=.@- in a name. The `u` flag makes a
 // character outside the BMP (an emoji) one replacement rather than two.
@@ -18,7 +18,7 @@ export interface SecretNameValues {
 }
 
 /** How many hex digits of the name-set digest a secret name carries. */
-export const NAME_SET_SUFFIX_LENGTH = 8;
+const NAME_SET_SUFFIX_LENGTH = 8;
 
 /** A certificate's DNS names as a set: lower-case, without a trailing dot, each once, sorted. */
 export function normalizeNameSet(names: readonly string[]): string[] {

@@ -9,9 +9,9 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 
 /** Value of the `managed-by` tag on every secret this tool writes. */
-export const MANAGED_BY = 'tencent-ssl-sync';
+const MANAGED_BY = 'tencent-ssl-sync';
 
-export const TAGS = {
+const TAGS = {
   managedBy: 'managed-by',
   certificateId: 'tencent-ssl-sync:certificate-id',
   domain: 'tencent-ssl-sync:domain',
@@ -24,7 +24,7 @@ export const TAGS = {
 } as const;
 
 /** Value of the trust tag on a secret whose certificate passed the trust checks. */
-export const TRUST_VERIFIED = 'verified';
+const TRUST_VERIFIED = 'verified';
 
 /** What the tags of one managed secret say it holds. */
 export interface ManagedSecret {
@@ -58,7 +58,7 @@ export interface SecretTags {
 const tagValue = (value: string): string =>
   value.replace(/^\*\./, 'wildcard.').replace(/[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu, '-');
 
-export function toAwsTags(tags: SecretTags): Tag[] {
+function toAwsTags(tags: SecretTags): Tag[] {
   return [
     { Key: TAGS.managedBy, Value: MANAGED_BY },
     { Key: TAGS.certificateId, Value: tagValue(tags.certificateId) },

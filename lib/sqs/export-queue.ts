@@ -4,7 +4,7 @@ import { CertificateIdSchema } from '../events.js';
 
 /** One export request on the queue. */
 export const ExportMessageSchema = z.strictObject({ certificateId: CertificateIdSchema });
-export type ExportMessage = z.infer<typeof ExportMessageSchema>;
+type ExportMessage = z.infer<typeof ExportMessageSchema>;
 
 /** SendMessageBatch takes at most 10 entries. */
 const BATCH_SIZE = 10;

@@ -14,7 +14,7 @@ import { type Clock, systemClock } from '../clock.js';
 import { errorMessage } from '../error-text.js';
 
 /** The attribute DynamoDB's TTL sweep reads (epoch seconds) on claims and webhook sightings. */
-export const TTL_ATTRIBUTE = 'expiresAt';
+const TTL_ATTRIBUTE = 'expiresAt';
 
 /**
  * How long setup waits. A new table is ACTIVE within seconds to a minute or two. Point-in-time
@@ -22,7 +22,7 @@ export const TTL_ATTRIBUTE = 'expiresAt';
  * ContinuousBackupsUnavailableException ("Backups are being enabled for the table … Please retry
  * later") for a while, so that one call is retried on this schedule (about five minutes in all).
  */
-export const SETUP_POLICY = {
+const SETUP_POLICY = {
   activeWaitSeconds: 600,
   activeMinDelaySeconds: 2,
   activeMaxDelaySeconds: 20,
@@ -46,7 +46,7 @@ export class StateTableShapeError extends Error {
 }
 
 /** One table setting after setup: on, or why it could not be turned on. */
-export interface TableSetting {
+interface TableSetting {
   /** As DynamoDB reports it: `ENABLED`, `ENABLING`, `DISABLED`, … */
   status: string;
   /** This run asked DynamoDB to turn it on. */

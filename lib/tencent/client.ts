@@ -16,9 +16,9 @@ import {
 import { EnvelopeSchema } from './schemas.js';
 import { signTc3 } from './signer.js';
 
-export const SSL_API_VERSION = '2019-12-05';
+const SSL_API_VERSION = '2019-12-05';
 /** Tencent derives the service from the host's first label; for this API it is always `ssl`. */
-export const SSL_SERVICE = 'ssl';
+const SSL_SERVICE = 'ssl';
 export const DEFAULT_SSL_ENDPOINT = 'https://ssl.tencentcloudapi.com';
 
 const CONTENT_TYPE = 'application/json';
@@ -40,7 +40,7 @@ export interface TencentTimeouts {
   bodyMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: Readonly<TencentTimeouts> = {
+const DEFAULT_TIMEOUTS: Readonly<TencentTimeouts> = {
   connectMs: 5_000,
   headersMs: 15_000,
   bodyMs: 15_000,

@@ -34,7 +34,7 @@ export type RetryDecision =
   | 'fail';
 
 /** Error codes worth retrying: throttling and transient back-end failures. */
-export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
+const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   'RequestLimitExceeded',
   'RequestLimitExceeded.IPLimitExceeded',
   'RequestLimitExceeded.UinLimitExceeded',
@@ -55,7 +55,7 @@ export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
  * Codes that say the credentials, or what CAM lets them do, are wrong (errors.go of the ssl
  * service and the API 3.0 common codes). Nothing else in a run can succeed either: the CLI exits 2.
  */
-export const CREDENTIAL_FAILURE_CODES: ReadonlySet<string> = new Set([
+const CREDENTIAL_FAILURE_CODES: ReadonlySet<string> = new Set([
   'UnauthorizedOperation',
   'FailedOperation.AuthError',
   'FailedOperation.CAMAuthorizedFail',
@@ -70,14 +70,8 @@ export function isCredentialFailure(code: string): boolean {
   );
 }
 
-export const THROTTLING_CODES: ReadonlySet<string> = new Set(
-  [...RETRYABLE_CODES].filter(
-    (code) => code.startsWith('RequestLimitExceeded') || code.startsWith('LimitExceeded'),
-  ),
-);
-
 /** Network failures of undici and Node that say nothing about the request itself. */
-export const RETRYABLE_NETWORK_CODES: ReadonlySet<string> = new Set([
+const RETRYABLE_NETWORK_CODES: ReadonlySet<string> = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
   'ECONNABORTED',

@@ -89,9 +89,7 @@ const time = z
   .optional()
   .transform((raw): Date | null => readTencentTime(raw).instant);
 
-export const DvAuthVerifyTypeSchema = z.string();
-
-export const DvAuthSchema = z.object({
+const DvAuthSchema = z.object({
   DvAuthKey: str,
   DvAuthValue: str,
   DvAuthDomain: str,
@@ -101,7 +99,7 @@ export const DvAuthSchema = z.object({
 });
 export type DvAuth = z.output<typeof DvAuthSchema>;
 
-export const DvAuthDetailSchema = z.object({
+const DvAuthDetailSchema = z.object({
   DvAuthKey: str,
   DvAuthValue: str,
   DvAuthDomain: str,
@@ -112,7 +110,7 @@ export const DvAuthDetailSchema = z.object({
 });
 export type DvAuthDetail = z.output<typeof DvAuthDetailSchema>;
 
-export const CertificateExtraSchema = z.object({
+const CertificateExtraSchema = z.object({
   DomainNumber: looseInt,
   OriginCertificateId: looseStr,
   ReplacedBy: looseStr,
@@ -122,7 +120,7 @@ export const CertificateExtraSchema = z.object({
   CompanyType: looseInt,
 });
 
-export const TagSchema = z.object({ TagKey: looseStr, TagValue: looseStr });
+const TagSchema = z.object({ TagKey: looseStr, TagValue: looseStr });
 
 /**
  * Fields shared by the list items and the single-certificate answers. Read strictly: the id,
@@ -255,7 +253,7 @@ export const DownloadCertificateResponseSchema = z.object({
 });
 export type DownloadCertificateResponse = z.output<typeof DownloadCertificateResponseSchema>;
 
-export const DomainVerificationResultSchema = z.object({
+const DomainVerificationResultSchema = z.object({
   Domain: str,
   VerifyType: str,
   /** 1 passed; negative values name what the local check missed (reference §5). */
@@ -267,7 +265,6 @@ export const DomainVerificationResultSchema = z.object({
   Frequently: looseBool,
   Issued: looseBool,
 });
-export type DomainVerificationResult = z.output<typeof DomainVerificationResultSchema>;
 
 export const CheckCertificateDomainVerificationResponseSchema = z.object({
   VerificationResults: list(DomainVerificationResultSchema),

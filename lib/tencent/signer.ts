@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 
 /** The only algorithm Tencent Cloud API 3.0 accepts. */
-export const TC3_ALGORITHM = 'TC3-HMAC-SHA256';
+const TC3_ALGORITHM = 'TC3-HMAC-SHA256';
 
 export interface Tc3SignInput {
   secretId: string;

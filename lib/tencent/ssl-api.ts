@@ -16,7 +16,7 @@ import {
 } from './schemas.js';
 
 /** DescribeCertificates accepts at most this many items per page. */
-export const MAX_PAGE_SIZE = 1000;
+const MAX_PAGE_SIZE = 1000;
 
 /** Certificate status codes (reference §4). */
 export const CertificateStatus = {

@@ -25,10 +25,7 @@ const BRAND_IN_NAME: ReadonlyArray<[RegExp, string]> = [
  * action does not exist on this endpoint, or the operation is not supported). Tencent documents no
  * code of its own for an unsupported brand; such certificates are not sent in the first place.
  */
-export const UNSUPPORTED_NUDGE_CODES: ReadonlySet<string> = new Set([
-  'UnsupportedOperation',
-  'InvalidAction',
-]);
+const UNSUPPORTED_NUDGE_CODES: ReadonlySet<string> = new Set(['UnsupportedOperation', 'InvalidAction']);
 
 type BrandFields = Pick<CertificateListItem, 'PackageType' | 'ProductZhName'>;
 

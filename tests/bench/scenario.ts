@@ -23,7 +23,7 @@ export function zonesFor(pending: number): number {
   return Math.min(20, Math.max(2, Math.ceil(pending / 15)));
 }
 
-export function zoneName(index: number): string {
+function zoneName(index: number): string {
   return `bench-${String(index).padStart(2, '0')}.com`;
 }
 

@@ -17,10 +17,10 @@ import {
 import type { AddressInfo } from 'node:net';
 import { seededRandom } from '../../infra/local/certificate-store.js';
 
-export type AwsService = 'route53' | 'secretsmanager' | 'moto' | 'unknown';
+type AwsService = 'route53' | 'secretsmanager' | 'moto' | 'unknown';
 
 /** What a request asks AWS to do, told from its method and path (Route53) or its target header (JSON APIs). */
-export interface AwsOperation {
+interface AwsOperation {
   service: AwsService;
   /** The API operation, e.g. `ChangeResourceRecordSets`, `PutSecretValue`; `Unknown` when not recognised. */
   operation: string;
@@ -36,7 +36,7 @@ export type AwsFault =
   /** A server error (500, 503, …) in the service's own error shape. */
   | { kind: 'http'; status: number };
 
-export interface AwsFaultRule {
+interface AwsFaultRule {
   service?: AwsService;
   operation?: string;
   hostedZoneId?: string;
@@ -47,7 +47,7 @@ export interface AwsFaultRule {
   fault: AwsFault;
 }
 
-export interface InjectedAwsFault {
+interface InjectedAwsFault {
   readonly rule: AwsFaultRule;
   /** Requests this rule has answered so far. */
   readonly hits: number;
@@ -69,7 +69,7 @@ export interface ProxiedRequest extends AwsOperation {
   fault?: AwsFault['kind'];
 }
 
-export interface RequestFilter {
+interface RequestFilter {
   service?: AwsService;
   operation?: string;
   hostedZoneId?: string;
@@ -115,7 +115,7 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 }
 
 /** Names the AWS operation of a request the SDK sent. */
-export function classifyAwsRequest(method: string, url: string, headers: IncomingHttpHeaders): AwsOperation {
+function classifyAwsRequest(method: string, url: string, headers: IncomingHttpHeaders): AwsOperation {
   const target = header(headers, 'x-amz-target');
   if (target) {
     const [prefix, operation = 'Unknown'] = target.split('.');
@@ -239,7 +239,7 @@ function parseSets(xml: string): CurrentSet[] {
 }
 
 /** The problems Route53 would report for `changes` against `current`, applied in order. */
-export function route53BatchProblems(
+function route53BatchProblems(
   changes: Array<RecordSetChange & { ttl: string | undefined }>,
   current: CurrentSet[],
   zoneName: string,

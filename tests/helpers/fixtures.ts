@@ -10,7 +10,7 @@ export function loadFixture<T = unknown>(path: string): T {
 }
 
 /** A Tencent answer as it comes over the wire: everything under `Response`. */
-export interface TencentEnvelope {
+interface TencentEnvelope {
   Response: Record<string, unknown>;
 }
 

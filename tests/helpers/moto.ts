@@ -1,2 +1,2 @@
 // The sandbox and the tests share one moto launcher.
-export { freePort, type MotoServer, motoEnv, startMoto } from '../../infra/local/moto.js';
+export { type MotoServer, motoEnv, startMoto } from '../../infra/local/moto.js';
