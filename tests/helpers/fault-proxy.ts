@@ -301,6 +301,18 @@ function xmlEscape(text: string): string {
     .replaceAll('"', '&quot;');
 }
 
+/** Answers in the proxy's own name (a fault, a refused batch). */
+function send(
+  res: ServerResponse,
+  answer: { status: number; headers: Record<string, string>; body: string },
+): void {
+  res.writeHead(answer.status, {
+    ...answer.headers,
+    'content-length': String(Buffer.byteLength(answer.body)),
+  });
+  res.end(answer.body);
+}
+
 /** Starts the proxy on a free loopback port, forwarding to `target` (moto's endpoint). */
 export async function startFaultProxy(options: {
   target: string;
@@ -387,11 +399,7 @@ export async function startFaultProxy(options: {
       // The body is read to its end first, so the client's keep-alive connection stays usable.
       req.on('end', () => {
         const answer = faultAnswer(fault, operation.service);
-        res.writeHead(answer.status, {
-          ...answer.headers,
-          'content-length': String(Buffer.byteLength(answer.body)),
-        });
-        res.end(answer.body);
+        send(res, answer);
         requests.push({
           ...operation,
           method,
@@ -418,12 +426,7 @@ export async function startFaultProxy(options: {
           );
           const problems = route53BatchProblems(changes, sets, zoneName);
           if (problems.length > 0) {
-            const answer = invalidChangeBatch(problems);
-            res.writeHead(answer.status, {
-              ...answer.headers,
-              'content-length': String(Buffer.byteLength(answer.body)),
-            });
-            res.end(answer.body);
+            send(res, invalidChangeBatch(problems));
             requests.push({
               ...operation,
               method,
