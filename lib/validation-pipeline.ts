@@ -49,7 +49,7 @@ const DESCRIBE_CONCURRENCY = 20;
 const BATCH_COMMENT = 'tencent-ssl-sync: certificate validation records';
 const DEFAULT_INSYNC_TIMEOUT_MS = 120_000;
 /** How long nudges may go on once every zone is written and in sync. */
-const NUDGE_GRACE_MS = 1_000;
+const NUDGE_GRACE_MS = 250;
 /**
  * First GetChange right after a write (moto and a quiet Route53 are INSYNC at once), later polls
  * back off (apply.ts): one extra call per zone written buys the nudges a head start.
