@@ -697,7 +697,7 @@ export async function exportCertificates(
     const askedSlots = new Set(decisions.filter((d) => requested.has(d.certificateId)).map((d) => d.slot));
     const toRead = decisions.filter(
       (d) =>
-        (d.action === 'export' || acmLacks(d)) &&
+        d.action === 'export' &&
         !readings.has(d.certificateId) &&
         (requested.has(d.certificateId) || (contested.has(d.slot) && askedSlots.has(d.slot))),
     );
@@ -729,13 +729,22 @@ export async function exportCertificates(
   const toWrite = decisions.filter(
     (d) => (d.action === 'export' && requested.has(d.certificateId)) || acmLacks(d),
   );
+  // A certificate read again for ACM alone is read here, apart from the plan: what it shows
+  // never moves a secret.
+  const anchors = toWrite.some((d) => d.action === 'unchanged')
+    ? (trust ?? (deps.trust ?? nodeTrustAnchors)())
+    : trust;
   const written = await mapPool(
     toWrite,
     10,
     async (decision) => {
+      if (acm && anchors && decision.action === 'unchanged') {
+        const reread = await readCertificate(deps, decision, anchors).catch(
+          (error: unknown): CertificateReading => ({ state: 'failed', reason: describeError(error) }),
+        );
+        return { ...entryOf(decision), acm: await acm.deliverHeld(decision, reread, dryRun) };
+      }
       const reading = readings.get(decision.certificateId);
-      if (acm && decision.action === 'unchanged')
-        return { ...entryOf(decision), acm: await acm.deliverHeld(decision, reading, dryRun) };
       if (reading?.state !== 'verified') throw new Error('internal: a certificate to write was not verified');
       const entry = await writeCertificate(deps, decision, reading, dryRun);
       // After the secret: an ACM failure never undoes it.

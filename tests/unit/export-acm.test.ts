@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildCertificateArchive } from '../../infra/local/certificate-archive.js';
 import { createTestPki, type IssuedLeaf, type TestPki } from '../../infra/local/pki.js';
 import { AcmImporter } from '../../lib/acm/import.js';
 import {
@@ -35,6 +36,7 @@ import {
   CertificateDetailSchema,
   type CertificateListItem,
   CertificateListItemSchema,
+  type DownloadCertificateResponse,
   formatTencentTime,
 } from '../../lib/tencent/schemas.js';
 import type { ListCertificatesOptions } from '../../lib/tencent/ssl-api.js';
@@ -87,8 +89,16 @@ class FakeTencent {
       CertificatePrivateKey: c.leaf.privateKeyPem,
     });
   }
-  async downloadCertificate(): Promise<never> {
-    throw new Error('not expected');
+  async downloadCertificate(id: string): Promise<DownloadCertificateResponse> {
+    const c = this.certs.find((x) => x.id === id) as Issued;
+    const zip = buildCertificateArchive({
+      domain: 'www.example.com',
+      certificatePem: c.leaf.certificatePem,
+      chainPem: c.leaf.chainPem,
+      privateKeyPem: c.leaf.privateKeyPem,
+      layout: 'server-folders',
+    });
+    return { Content: Buffer.from(zip).toString('base64'), ContentType: 'application/zip' };
   }
 }
 
@@ -101,13 +111,16 @@ let acmCerts: Map<string, { certificate: string; tags: Map<string, string> }>;
 const secretArn = (name: string) => `arn:aws:secretsmanager:us-east-1:123456789012:secret:${name}-AbCdEf`;
 const tagList = (tags: Map<string, string>): Tag[] => [...tags].map(([Key, Value]) => ({ Key, Value }));
 
-function deps(tencent: FakeTencent, options: { acm?: boolean; dryRun?: boolean } = {}): ExportDeps {
+function deps(
+  tencent: FakeTencent,
+  options: { acm?: boolean; dryRun?: boolean; root?: string } = {},
+): ExportDeps {
   return {
     tencent,
     secrets: new SecretsManagerClient({ region: 'us-east-1' }),
     clock: new FakeClock(NOW.getTime()),
     logger: silentLogger,
-    trust: () => trustAnchorsFrom([pki.rootPem], 'the test root'),
+    trust: () => trustAnchorsFrom([options.root ?? pki.rootPem], 'the test root'),
     ...(options.acm === false
       ? {}
       : {
@@ -249,6 +262,28 @@ describe('export with ACM_IMPORT', () => {
     ]);
     expect(tencent.detailCalls).toEqual(['cert1']);
     expect(secretWrites()).toEqual([]);
+  });
+
+  it('refuses ACM a certificate read again that no longer passes the checks, and the secret stays as it is', async () => {
+    await exportCertificates(deps(new FakeTencent([{ id: 'cert1', leaf: first }]), { acm: false }));
+    secrets.resetHistory();
+    const otherRoot = (await createTestPki({ fresh: true })).rootPem;
+
+    const report = await exportCertificates(
+      deps(new FakeTencent([{ id: 'cert1', leaf: first }]), { root: otherRoot }),
+    );
+
+    expect(report.certificates).toEqual([
+      expect.objectContaining({
+        result: 'unchanged',
+        acm: {
+          result: 'refused',
+          reason: expect.stringMatching(/^the certificate read again for ACM is refused: /),
+        },
+      }),
+    ]);
+    expect(secretWrites()).toEqual([]);
+    expect(acmWrites()).toEqual([]);
   });
 
   it('re-imports a renewal into the ARN of the certificate it renews', async () => {
