@@ -77,6 +77,9 @@ const collecting =
     return parsed.value;
   };
 
+/** An AWS region name: `us-east-1`, `eu-central-2`, `cn-north-1`, `us-gov-west-1`. */
+const AWS_REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
 /** DynamoDB's rule for table names. */
 const STATE_TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 
@@ -150,6 +153,14 @@ const EnvSchema = z.object({
       message: `STATE_TABLE must be a DynamoDB table name (3 to 255 letters, digits, _, . or -), got ${JSON.stringify(value)}`,
     });
   }),
+  ACM_IMPORT: bool('ACM_IMPORT', false),
+  ACM_REGION: optionalText.superRefine((value, ctx) => {
+    if (value === undefined || AWS_REGION_NAME.test(value)) return;
+    ctx.addIssue({
+      code: 'custom',
+      message: `ACM_REGION must be an AWS region name such as us-east-1, got ${JSON.stringify(value)}`,
+    });
+  }),
   DRY_RUN: bool('DRY_RUN', false),
   LOG_LEVEL: z
     .string()
@@ -215,6 +226,11 @@ export interface Config {
   webhook: { secret?: string; secretName?: string; syncFunctionName?: string };
   /** The DynamoDB state table; undefined when the tool runs without state. */
   stateTable?: string;
+  /**
+   * ACM_IMPORT: every exported certificate is imported into ACM too, in `region` (ACM_REGION;
+   * undefined: the AWS SDK's region).
+   */
+  acm: { import: boolean; region?: string };
   dryRun: boolean;
   logLevel: LogLevel;
 }
@@ -236,6 +252,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     waitForInsync: e.WAIT_FOR_INSYNC,
     secrets: { nameTemplate: e.SECRET_NAME_TEMPLATE },
     webhook: {},
+    acm: { import: e.ACM_IMPORT },
     dryRun: e.DRY_RUN,
     logLevel: e.LOG_LEVEL,
   };
@@ -256,6 +273,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (e.WEBHOOK_SECRET_NAME) config.webhook.secretName = e.WEBHOOK_SECRET_NAME;
   if (e.SYNC_FUNCTION_NAME) config.webhook.syncFunctionName = e.SYNC_FUNCTION_NAME;
   if (e.STATE_TABLE) config.stateTable = e.STATE_TABLE;
+  if (e.ACM_REGION) config.acm.region = e.ACM_REGION;
   return config;
 }
 

@@ -39,7 +39,8 @@ export async function exportSqsBatch(
     ...(deadline !== undefined ? { deadline } : {}),
   });
   for (const entry of report.certificates) {
-    if (entry.result === 'failed' || entry.result === 'deferred') {
+    // An ACM import that failed is retried too: the secret is then current, and only ACM is done again.
+    if (entry.result === 'failed' || entry.result === 'deferred' || entry.acm?.result === 'failed') {
       failures.push(...(messagesById.get(entry.certificateId) ?? []));
     }
   }

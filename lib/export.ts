@@ -1,6 +1,8 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { AcmOutcome, AcmSink } from './acm/import.js';
 import type { Clock } from './clock.js';
+import { ExportAcm } from './export-acm.js';
 import type { Logger } from './logger.js';
 import { mapPool } from './pool.js';
 import { CertificateArchiveError, certificatesFromArchive } from './secrets/archive.js';
@@ -55,6 +57,8 @@ export interface ExportDeps {
    * remembered, reported, and checked again only after a day instead of every run.
    */
   state?: Pick<StateStore, 'exportFailures' | 'recordExportFailure' | 'clearExportFailure'>;
+  /** ACM_IMPORT: ACM gets the certificate each secret holds as well (export-acm.ts). */
+  acm?: AcmSink;
 }
 
 /** How long a remembered export failure stands before the certificate is checked again. */
@@ -161,6 +165,8 @@ export interface ExportEntry {
   fingerprintSha256?: string;
   notAfter?: string;
   reason?: string;
+  /** With ACM_IMPORT: what ACM holds of the certificate the secret holds. */
+  acm?: AcmOutcome;
 }
 
 export interface ExportReport {
@@ -190,8 +196,21 @@ const PERMANENT: ReadonlySet<ExportResult> = new Set([
 ]);
 
 export function isExportFailure(entry: ExportEntry): boolean {
+  return isSecretFailure(entry) || entry.acm?.result === 'failed' || entry.acm?.result === 'refused';
+}
+
+function isSecretFailure(entry: ExportEntry): boolean {
   return entry.result === 'failed' || PERMANENT.has(entry.result);
 }
+
+/** What a report says of an entry that isExportFailure: the secret's problem, else ACM's. */
+export function exportFailureText(entry: ExportEntry): string {
+  if (isSecretFailure(entry) || !entry.acm) return `export ${entry.result}: ${entry.reason ?? ''}`.trim();
+  return `acm ${entry.acm.result}: ${entry.acm.reason ?? ''}`.trim();
+}
+
+/** Secret results that leave the secret holding the certificate: ACM is given the same one. */
+const SECRET_HOLDS: ReadonlySet<ExportResult> = new Set(['created', 'updated', 'unchanged']);
 
 /** What a run learnt about a certificate by reading and checking it. */
 export type CertificateReading =
@@ -708,6 +727,10 @@ export async function exportCertificates(
   const requested = new Set(issued.map((item) => item.CertificateId ?? ''));
   const managed =
     issued.length > 0 ? await listManagedSecrets(deps.secrets) : new Map<string, ManagedSecret>();
+  const acm = await ExportAcm.open(deps.acm, issued);
+  // A certificate whose secret is current is read again only when ACM lacks it.
+  const acmLacks = (d: ExportDecision) =>
+    acm !== undefined && d.action === 'unchanged' && requested.has(d.certificateId) && !acm.current(d);
   const template = deps.settings.nameTemplate;
 
   // Failures an earlier run remembered stand as this run's readings: those certificates are not read again.
@@ -778,14 +801,31 @@ export async function exportCertificates(
     decisions = planExports(items, managed, template, readings);
   }
 
-  const toWrite = decisions.filter((d) => d.action === 'export' && requested.has(d.certificateId));
+  const toWrite = decisions.filter(
+    (d) => (d.action === 'export' && requested.has(d.certificateId)) || acmLacks(d),
+  );
+  // A certificate read again for ACM alone is read here, apart from the plan: what it shows
+  // never moves a secret.
+  const anchors = toWrite.some((d) => d.action === 'unchanged')
+    ? (trust ?? (deps.trust ?? nodeTrustAnchors)())
+    : trust;
   const written = await mapPool(
     toWrite,
     10,
-    (decision) => {
+    async (decision) => {
+      if (acm && anchors && decision.action === 'unchanged') {
+        const reread = await readCertificate(deps, decision, anchors).catch(
+          (error: unknown): CertificateReading => ({ state: 'failed', reason: describeError(error) }),
+        );
+        return { ...entryOf(decision), acm: await acm.deliverHeld(decision, reread, dryRun) };
+      }
       const reading = readings.get(decision.certificateId);
       if (reading?.state !== 'verified') throw new Error('internal: a certificate to write was not verified');
-      return writeCertificate(deps, decision, reading, dryRun);
+      const entry = await writeCertificate(deps, decision, reading, dryRun);
+      // After the secret: an ACM failure never undoes it.
+      if (acm && SECRET_HOLDS.has(entry.result))
+        entry.acm = await acm.deliver(decision, reading.bundle, dryRun);
+      return entry;
     },
     inTime,
   );
@@ -794,6 +834,13 @@ export async function exportCertificates(
     const outcome = written[index];
     if (outcome?.status === 'fulfilled') {
       entries.set(decision, outcome.value);
+      return;
+    }
+    if (decision.action === 'unchanged') {
+      const reason = outcome
+        ? describeError(outcome.reason)
+        : 'not started: out of time; the next run continues';
+      entries.set(decision, { ...entryOf(decision), acm: { result: 'failed', reason } });
       return;
     }
     const entry = entryOf(decision);
@@ -814,7 +861,9 @@ export async function exportCertificates(
     entries.set(decision, entry);
   });
   const certificates = [
-    ...decisions.filter((d) => requested.has(d.certificateId)).map((d) => entries.get(d) ?? entryOf(d)),
+    ...decisions
+      .filter((d) => requested.has(d.certificateId))
+      .map((d) => entries.get(d) ?? withAcm(entryOf(d), d, acm)),
     ...rejected,
   ];
   const totals: ExportReport['totals'] = {};
@@ -822,6 +871,12 @@ export async function exportCertificates(
   await Promise.all(memory);
   deps.logger.info('export finished', { dryRun, ...totals });
   return { dryRun, startedAt, finishedAt: new Date(deps.clock.now()).toISOString(), certificates, totals };
+}
+
+/** `entry` of a certificate whose secret is current, with what ACM holds for it. */
+function withAcm(entry: ExportEntry, decision: ExportDecision, acm: ExportAcm | undefined): ExportEntry {
+  const outcome = acm && decision.action === 'unchanged' ? acm.current(decision) : undefined;
+  return outcome ? { ...entry, acm: outcome } : entry;
 }
 
 /** Hands issued certificates over for export; sync calls it with its own listing. */
@@ -847,15 +902,20 @@ export function exportInline(deps: ExportDeps): IssuedCertificateHandler {
  * run with nothing new sends nothing.
  */
 export function exportViaQueue(
-  deps: Pick<ExportDeps, 'secrets' | 'settings' | 'logger' | 'clock' | 'state'>,
+  deps: Pick<ExportDeps, 'secrets' | 'settings' | 'logger' | 'clock' | 'state' | 'acm'>,
   enqueue: (
     certificateIds: string[],
   ) => Promise<{ queued: string[]; failed: Array<{ certificateId: string; reason: string }> }>,
 ): IssuedCertificateHandler {
   return async (items, options) => {
     const decisions = await decideExports(deps, items);
-    const entries = decisions.map(entryOf);
-    const wanted = decisions.filter((d) => d.action === 'export').map((d) => d.certificateId);
+    // A certificate whose secret is current but whose ACM certificate is missing or older is
+    // queued too: the export function reads it again for ACM.
+    const acm = await ExportAcm.open(deps.acm, items);
+    const entries = decisions.map((d) => withAcm(entryOf(d), d, acm));
+    const wanted = decisions
+      .filter((d) => d.action === 'export' || (acm && d.action === 'unchanged' && !acm.current(d)))
+      .map((d) => d.certificateId);
     if (wanted.length === 0) return entries;
     if (options.dryRun) {
       for (const entry of entries) if (wanted.includes(entry.certificateId)) entry.result = 'queued';

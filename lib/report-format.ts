@@ -44,7 +44,15 @@ function exportLine(entry: ExportEntry): string {
     entry.reason,
   ].filter(Boolean);
   const word = entry.result === 'unchanged' ? 'exported' : entry.result;
-  return facts.length ? `${word} (${facts.join(', ')})` : word;
+  const line = facts.length ? `${word} (${facts.join(', ')})` : word;
+  return entry.acm ? `${line}; ${acmLine(entry.acm)}` : line;
+}
+
+/** `acm: reimported (arn:…)`, `acm: refused: <reason>`. */
+function acmLine(acm: NonNullable<ExportEntry['acm']>): string {
+  return [`acm: ${acm.result}`, acm.reason && `: ${acm.reason}`, acm.arn && ` (${acm.arn})`]
+    .filter(Boolean)
+    .join('');
 }
 
 function shorten(text: string, max: number): string {
@@ -150,6 +158,7 @@ export function formatExportReport(report: ExportReport): string {
       entry.versionId && `version ${entry.versionId}`,
       entry.notAfter && `expires ${shortTime(entry.notAfter)}`,
       entry.reason,
+      entry.acm && acmLine(entry.acm),
     ]
       .filter(Boolean)
       .join(', '),

@@ -1,7 +1,7 @@
 import { isAwsCredentialsError } from './aws-errors.js';
 import { normalizeName } from './domain.js';
 import { errorMessage } from './error-text.js';
-import { isExportFailure } from './export.js';
+import { exportFailureText, isExportFailure } from './export.js';
 import type { Logger } from './logger.js';
 import type {
   CertificateOutcome,
@@ -254,7 +254,7 @@ async function handOver(
       report.export = entry;
       if (isExportFailure(entry)) {
         report.outcome = 'failed';
-        report.error = `export ${entry.result}: ${entry.reason ?? ''}`.trim();
+        report.error = exportFailureText(entry);
       }
     }
   } catch (error) {

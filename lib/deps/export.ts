@@ -1,3 +1,5 @@
+import { ACMClient } from '@aws-sdk/client-acm';
+import { AcmImporter } from '../acm/import.js';
 import type { ExportDeps } from '../export.js';
 import type { BaseDeps } from './base.js';
 
@@ -10,6 +12,7 @@ export function createExportDeps(base: BaseDeps): ExportDeps {
     logger: base.logger,
     ...(base.trust ? { trust: base.trust } : {}),
     ...(base.state ? { state: base.state } : {}),
+    ...(config.acm.import ? { acm: createAcmImporter(base) } : {}),
     settings: {
       nameTemplate: config.secrets.nameTemplate,
       kmsKeyId: config.secrets.kmsKeyId,
@@ -17,4 +20,12 @@ export function createExportDeps(base: BaseDeps): ExportDeps {
       allowedDomains: config.allowedDomains,
     },
   };
+}
+
+/** ACM in ACM_REGION (CloudFront reads us-east-1 only), else the SDK's own region. */
+function createAcmImporter(base: BaseDeps): AcmImporter {
+  const region = base.config.acm.region;
+  const client = new ACMClient(region ? { region } : {});
+  base.onClose(() => client.destroy());
+  return new AcmImporter({ client, clock: base.clock, logger: base.logger.child({ system: 'acm' }) });
 }

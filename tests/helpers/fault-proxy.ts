@@ -17,7 +17,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { seededRandom } from '../../infra/local/certificate-store.js';
 
-type AwsService = 'route53' | 'secretsmanager' | 'moto' | 'unknown';
+type AwsService = 'route53' | 'secretsmanager' | 'acm' | 'moto' | 'unknown';
 
 /** What a request asks AWS to do, told from its method and path (Route53) or its target header (JSON APIs). */
 interface AwsOperation {
@@ -119,7 +119,9 @@ function classifyAwsRequest(method: string, url: string, headers: IncomingHttpHe
   const target = header(headers, 'x-amz-target');
   if (target) {
     const [prefix, operation = 'Unknown'] = target.split('.');
-    return { service: prefix === 'secretsmanager' ? 'secretsmanager' : 'unknown', operation };
+    const service =
+      prefix === 'secretsmanager' ? 'secretsmanager' : prefix === 'CertificateManager' ? 'acm' : 'unknown';
+    return { service, operation };
   }
   const path = url.split('?')[0] ?? '';
   if (path.startsWith('/moto-api')) return { service: 'moto', operation: path };

@@ -321,6 +321,7 @@ describe('the packaged CloudFormation template', () => {
       statements(role, {
         Route53RoleArn: 'arn:aws-cn:iam::444455556666:role/dns',
         SecretKmsKeyArn: 'arn:aws-cn:kms:cn-north-1:111122223333:key/k',
+        AcmImport: 'true',
       }).flatMap((statement) => [statement.Resource].flat()),
     ).filter((resource) => resource.startsWith('arn:'));
 
@@ -526,6 +527,60 @@ describe('the packaged CloudFormation template', () => {
     expect(write?.Resource).toBe('arn:aws-cn:secretsmanager:cn-north-1:111122223333:secret:tencent-ssl/*');
     for (const role of ['SyncRole', 'WebhookRole']) {
       for (const action of writes) expect(allows(statements(role), action)).toEqual([]);
+    }
+  });
+
+  it('grants ACM nothing unless acmImport is true', () => {
+    expect(template.Parameters.AcmImport).toMatchObject({
+      Default: 'false',
+      AllowedValues: ['true', 'false'],
+    });
+    for (const role of ROLES) {
+      expect(statements(role).filter((s) => s.Action.some((a) => a.startsWith('acm:')))).toEqual([]);
+    }
+  });
+
+  it('lets export import into ACM only certificates tagged managed-by, in acmRegion, and sync only read ACM', () => {
+    const acm = (role: string, params: Record<string, string>) =>
+      statements(role, params).filter((s) => s.Action.some((a) => a.startsWith('acm:')));
+    const certificates = 'arn:aws-cn:acm:us-east-1:111122223333:certificate/*';
+    const reads = [
+      { Effect: 'Allow', Action: ['acm:ListCertificates'], Resource: '*' },
+      { Effect: 'Allow', Action: ['acm:ListTagsForCertificate'], Resource: certificates },
+    ];
+    const on = { AcmImport: 'true', AcmRegion: 'us-east-1' };
+
+    expect(acm('ExportRole', on)).toEqual([
+      ...reads,
+      {
+        Effect: 'Allow',
+        Action: ['acm:ImportCertificate', 'acm:AddTagsToCertificate'],
+        Resource: certificates,
+        Condition: { StringEquals: { 'aws:RequestTag/managed-by': 'tencent-ssl-sync' } },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['acm:ImportCertificate', 'acm:AddTagsToCertificate'],
+        Resource: certificates,
+        Condition: { StringEquals: { 'aws:ResourceTag/managed-by': 'tencent-ssl-sync' } },
+      },
+    ]);
+    expect(acm('SyncRole', on)).toEqual(reads);
+    expect(acm('WebhookRole', on)).toEqual([]);
+    expect(acm('ExportRole', { AcmImport: 'true' })[1]?.Resource).toBe(
+      'arn:aws-cn:acm:cn-north-1:111122223333:certificate/*',
+    );
+  });
+
+  it('names ACM_IMPORT and ACM_REGION to the export and sync functions, from the stack parameters', () => {
+    for (const fn of ['ExportLambdaFunction', 'SyncLambdaFunction']) {
+      const environment = template.Resources[fn]?.Properties.Environment as {
+        Variables: Record<string, Json>;
+      };
+      expect(environment.Variables).toMatchObject({
+        ACM_IMPORT: { Ref: 'AcmImport' },
+        ACM_REGION: { Ref: 'AcmRegion' },
+      });
     }
   });
 

@@ -28,9 +28,25 @@ describe('loadConfig', () => {
       waitForInsync: true,
       secrets: { nameTemplate: 'tencent-ssl/{domain}' },
       webhook: {},
+      acm: { import: false },
       dryRun: false,
       logLevel: 'info',
     });
+  });
+
+  it('imports into ACM in the region named by ACM_REGION', () => {
+    const config = loadConfig({ ...CREDENTIALS, ACM_IMPORT: 'true', ACM_REGION: 'us-east-1' });
+
+    expect(config.acm).toEqual({ import: true, region: 'us-east-1' });
+  });
+
+  it('refuses an ACM_IMPORT that is not a boolean and an ACM_REGION that is not a region name', () => {
+    const problems = problemsOf({ ...CREDENTIALS, ACM_IMPORT: 'sometimes', ACM_REGION: 'US East' });
+
+    expect(problems).toEqual([
+      'ACM_IMPORT must be true or false, got "sometimes"',
+      'ACM_REGION must be an AWS region name such as us-east-1, got "US East"',
+    ]);
   });
 
   it('normalises the allow-list: lower case, no trailing dot, no wildcard prefix, no duplicates', () => {
