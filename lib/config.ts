@@ -80,6 +80,10 @@ const collecting =
 /** DynamoDB's rule for table names. */
 const STATE_TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 
+/** EventBridge's rule for event bus names (PutEvents also takes the bus's ARN). */
+const EVENT_BUS_NAME =
+  /^([/.\-_A-Za-z0-9]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[/.\-_A-Za-z0-9]{1,256})$/;
+
 const EnvSchema = z.object({
   TENCENTCLOUD_SECRET_ID: optionalText,
   TENCENTCLOUD_SECRET_KEY: optionalText,
@@ -150,6 +154,14 @@ const EnvSchema = z.object({
       message: `STATE_TABLE must be a DynamoDB table name (3 to 255 letters, digits, _, . or -), got ${JSON.stringify(value)}`,
     });
   }),
+  EVENT_BUS_NAME: optionalText.superRefine((value, ctx) => {
+    if (value === undefined || EVENT_BUS_NAME.test(value)) return;
+    ctx.addIssue({
+      code: 'custom',
+      message: `EVENT_BUS_NAME must be an EventBridge event bus name or ARN, got ${JSON.stringify(value)}`,
+    });
+  }),
+  RENEW_BEFORE_DAYS: positiveNumber('RENEW_BEFORE_DAYS', 30, 365),
   DRY_RUN: bool('DRY_RUN', false),
   LOG_LEVEL: z
     .string()
@@ -215,6 +227,10 @@ export interface Config {
   webhook: { secret?: string; secretName?: string; syncFunctionName?: string };
   /** The DynamoDB state table; undefined when the tool runs without state. */
   stateTable?: string;
+  /** EventBridge bus for lifecycle events; undefined when no events are sent. */
+  eventBusName?: string;
+  /** Days before CertEndTime from which an issued certificate is expiring. */
+  renewBeforeDays: number;
   dryRun: boolean;
   logLevel: LogLevel;
 }
@@ -239,6 +255,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     waitForInsync: e.WAIT_FOR_INSYNC,
     secrets: { nameTemplate: e.SECRET_NAME_TEMPLATE },
     webhook: {},
+    renewBeforeDays: e.RENEW_BEFORE_DAYS,
     dryRun: e.DRY_RUN,
     logLevel: e.LOG_LEVEL,
   };
@@ -259,6 +276,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (e.WEBHOOK_SECRET_NAME) config.webhook.secretName = e.WEBHOOK_SECRET_NAME;
   if (e.SYNC_FUNCTION_NAME) config.webhook.syncFunctionName = e.SYNC_FUNCTION_NAME;
   if (e.STATE_TABLE) config.stateTable = e.STATE_TABLE;
+  if (e.EVENT_BUS_NAME) config.eventBusName = e.EVENT_BUS_NAME;
   return config;
 }
 
