@@ -1,6 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Clock } from './clock.js';
+import type { EventsReport } from './events/types.js';
 import type { Logger } from './logger.js';
 import { mapPool } from './pool.js';
 import { CertificateArchiveError, certificatesFromArchive } from './secrets/archive.js';
@@ -48,6 +49,16 @@ export interface ExportDeps {
    * local CA's root.
    */
   trust?: () => TrustAnchors;
+  /**
+   * Told about every finished export that is not a dry run (events, metrics). Sync's inline
+   * export goes without: the sync's own observer sees its entries in the sync report.
+   */
+  observer?: ExportObserver;
+}
+
+/** Looks at a finished export report; never rejects. */
+export interface ExportObserver {
+  afterExport(report: ExportReport): Promise<EventsReport | undefined>;
 }
 
 /** Why a certificate is refused: whatever fails the trust checks (a missing key is its own result). */
@@ -106,6 +117,8 @@ export interface ExportReport {
   finishedAt: string;
   certificates: ExportEntry[];
   totals: Partial<Record<ExportResult, number>>;
+  /** The lifecycle events this export announced (EVENT_BUS_NAME set, not a dry run). */
+  events?: EventsReport;
 }
 
 export interface ExportRequest {
@@ -738,7 +751,13 @@ export async function exportCertificates(
   const totals: ExportReport['totals'] = {};
   for (const entry of certificates) totals[entry.result] = (totals[entry.result] ?? 0) + 1;
   deps.logger.info('export finished', { dryRun, ...totals });
-  return { dryRun, startedAt, finishedAt: new Date(deps.clock.now()).toISOString(), certificates, totals };
+  const finishedAt = new Date(deps.clock.now()).toISOString();
+  const report: ExportReport = { dryRun, startedAt, finishedAt, certificates, totals };
+  if (deps.observer && !dryRun) {
+    const events = await deps.observer.afterExport(report);
+    if (events) report.events = events;
+  }
+  return report;
 }
 
 /** Hands issued certificates over for export; sync calls it with its own listing. */
