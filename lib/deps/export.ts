@@ -1,7 +1,12 @@
-import type { ExportDeps } from '../export.js';
+import type { ExportDeps, ExportObserver } from '../export.js';
 import type { BaseDeps } from './base.js';
 
-export function createExportDeps(base: BaseDeps): ExportDeps {
+export interface ExportDepsOptions {
+  /** Told about each finished export (the export function, the `export` command); sync's inline export goes without. */
+  observer?: ExportObserver;
+}
+
+export function createExportDeps(base: BaseDeps, options: ExportDepsOptions = {}): ExportDeps {
   const { config } = base;
   return {
     tencent: base.tencent,
@@ -9,6 +14,7 @@ export function createExportDeps(base: BaseDeps): ExportDeps {
     clock: base.clock,
     logger: base.logger,
     ...(base.trust ? { trust: base.trust } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
     settings: {
       nameTemplate: config.secrets.nameTemplate,
       kmsKeyId: config.secrets.kmsKeyId,
