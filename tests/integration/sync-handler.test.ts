@@ -98,10 +98,10 @@ describe('sync Lambda handler', () => {
     const documents = logLines
       .filter((line) => line.includes('"_aws"'))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-    const [emf] = documents;
-    const directives = (
-      emf?._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> }
-    ).CloudWatchMetrics;
+    const emf = documents[0] ?? {};
+    const { CloudWatchMetrics: directives } = emf._aws as {
+      CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }>;
+    };
 
     expect(documents).toHaveLength(1);
     expect(directives[0]?.Namespace).toBe('TencentSslSync');
