@@ -21,6 +21,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateStore } from '../../infra/local/certificate-store.js';
 import { type LocalTencentServer, startTencentServer } from '../../infra/local/tencent-server.js';
+import { loadConfig } from '../../lib/config.js';
+import { exportSqsBatch } from '../../lib/export-batch.js';
+import { createRuntime } from '../../lib/runtime.js';
 import { ensureStateTable } from '../../lib/state/setup.js';
 import type { SyncReport } from '../../lib/sync-types.js';
 import { type MotoServer, motoEnv, startMoto } from '../helpers/moto.js';
@@ -213,5 +216,55 @@ describe('events on EventBridge', () => {
       [`Certificate Exported ${pendingId}`, `Certificate Issued ${pendingId}`].sort(),
     );
     expect(runs.idleAgain?.events).toEqual([]);
+  });
+});
+
+describe("events from the export function's batch", () => {
+  it('announces the export the batch wrote, once, after the sync announced the issued certificate it queued', async () => {
+    const exportQueueUrl = String(
+      (await sqs.send(new CreateQueueCommand({ QueueName: 'certificate-exports' }))).QueueUrl,
+    );
+    const queuedEnv = { ...env, EXPORT_QUEUE_URL: exportQueueUrl };
+    const shop = await store.addIssued({ domain: 'shop2.example.com' });
+    const { report } = await syncOnce(queuedEnv, {}, { route53RateLimit: 50 });
+    const fromSync = await delivered();
+    const received = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: exportQueueUrl, MaxNumberOfMessages: 10 }),
+    );
+    const records = (received.Messages ?? []).map((m) => ({
+      messageId: String(m.MessageId),
+      body: String(m.Body),
+      eventSource: 'aws:sqs' as const,
+    }));
+    const batch = async () => {
+      const runtime = createRuntime(loadConfig(queuedEnv), { write: () => {} });
+      try {
+        return (await exportSqsBatch(runtime.exportDeps(), records)).report;
+      } finally {
+        await runtime.close();
+      }
+    };
+
+    const exported = await batch();
+    const fromBatch = await delivered();
+    const again = await batch();
+
+    expect(report.certificates.find((c) => c.certificateId === shop.CertificateId)?.export?.result).toBe(
+      'queued',
+    );
+    expect(kinds(fromSync)).toEqual([`Certificate Issued ${shop.CertificateId}`]);
+    expect(exported.events?.announced).toEqual([
+      expect.objectContaining({ transition: 'certificate-exported', result: 'sent' }),
+    ]);
+    expect(fromBatch.map((e) => e.detail)).toEqual([
+      expect.objectContaining({
+        certificateId: shop.CertificateId,
+        domains: ['shop2.example.com'],
+        secretName: 'tencent-ssl/shop2.example.com',
+        result: 'created',
+      }),
+    ]);
+    expect(again.events).toEqual({ bus: BUS, announced: [] });
+    expect(await delivered()).toEqual([]);
   });
 });
