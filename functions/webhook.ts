@@ -1,12 +1,14 @@
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../lib/config.js';
 import { createBaseDeps } from '../lib/deps/base.js';
+import { createMetrics, flushMetrics } from '../lib/deps/metrics.js';
 import { createWebhookDeps } from '../lib/deps/webhook.js';
 import { HttpApiEventSchema } from '../lib/events.js';
 import { handleWebhook, type WebhookResponse } from '../lib/webhook.js';
 
 const base = createBaseDeps(loadConfig(process.env), { write: (line) => process.stdout.write(`${line}\n`) });
-const deps = createWebhookDeps(base);
+const metrics = createMetrics();
+const deps = createWebhookDeps(base, { metrics });
 
 /** API Gateway HTTP API `POST /sync`. */
 export async function handler(
@@ -30,5 +32,5 @@ export async function handler(
     body,
     isBase64Encoded,
     remainingMs: context?.getRemainingTimeInMillis(),
-  });
+  }).finally(() => flushMetrics(metrics));
 }

@@ -83,6 +83,10 @@ const AWS_REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 /** DynamoDB's rule for table names. */
 const STATE_TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 
+/** EventBridge's rule for event bus names (PutEvents also takes the bus's ARN). */
+const EVENT_BUS_NAME =
+  /^([/.\-_A-Za-z0-9]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[/.\-_A-Za-z0-9]{1,256})$/;
+
 const EnvSchema = z.object({
   TENCENTCLOUD_SECRET_ID: optionalText,
   TENCENTCLOUD_SECRET_KEY: optionalText,
@@ -161,6 +165,14 @@ const EnvSchema = z.object({
       message: `ACM_REGION must be an AWS region name such as us-east-1, got ${JSON.stringify(value)}`,
     });
   }),
+  EVENT_BUS_NAME: optionalText.superRefine((value, ctx) => {
+    if (value === undefined || EVENT_BUS_NAME.test(value)) return;
+    ctx.addIssue({
+      code: 'custom',
+      message: `EVENT_BUS_NAME must be an EventBridge event bus name or ARN, got ${JSON.stringify(value)}`,
+    });
+  }),
+  RENEW_BEFORE_DAYS: positiveNumber('RENEW_BEFORE_DAYS', 30, 365),
   DRY_RUN: bool('DRY_RUN', false),
   LOG_LEVEL: z
     .string()
@@ -231,6 +243,10 @@ export interface Config {
    * undefined: the AWS SDK's region).
    */
   acm: { import: boolean; region?: string };
+  /** EventBridge bus for lifecycle events; undefined when no events are sent. */
+  eventBusName?: string;
+  /** Days before CertEndTime from which an issued certificate is expiring. */
+  renewBeforeDays: number;
   dryRun: boolean;
   logLevel: LogLevel;
 }
@@ -253,6 +269,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     secrets: { nameTemplate: e.SECRET_NAME_TEMPLATE },
     webhook: {},
     acm: { import: e.ACM_IMPORT },
+    renewBeforeDays: e.RENEW_BEFORE_DAYS,
     dryRun: e.DRY_RUN,
     logLevel: e.LOG_LEVEL,
   };
@@ -274,6 +291,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (e.SYNC_FUNCTION_NAME) config.webhook.syncFunctionName = e.SYNC_FUNCTION_NAME;
   if (e.STATE_TABLE) config.stateTable = e.STATE_TABLE;
   if (e.ACM_REGION) config.acm.region = e.ACM_REGION;
+  if (e.EVENT_BUS_NAME) config.eventBusName = e.EVENT_BUS_NAME;
   return config;
 }
 

@@ -2,6 +2,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AcmOutcome, AcmSink } from './acm/import.js';
 import type { Clock } from './clock.js';
+import type { EventsReport } from './events/types.js';
 import { ExportAcm } from './export-acm.js';
 import type { Logger } from './logger.js';
 import { mapPool } from './pool.js';
@@ -59,6 +60,11 @@ export interface ExportDeps {
   state?: Pick<StateStore, 'exportFailures' | 'recordExportFailure' | 'clearExportFailure'>;
   /** ACM_IMPORT: ACM gets the certificate each secret holds as well (export-acm.ts). */
   acm?: AcmSink;
+  /**
+   * Told about every finished export that is not a dry run (events, metrics). Sync's inline
+   * export goes without: the sync's own observer sees its entries in the sync report.
+   */
+  observer?: ExportObserver;
 }
 
 /** How long a remembered export failure stands before the certificate is checked again. */
@@ -115,6 +121,11 @@ async function rememberOutcome(
       error: describeError(error),
     });
   }
+}
+
+/** Looks at a finished export report; never rejects. */
+export interface ExportObserver {
+  afterExport(report: ExportReport): Promise<EventsReport | undefined>;
 }
 
 /** Why a certificate is refused: whatever fails the trust checks (a missing key is its own result). */
@@ -175,6 +186,8 @@ export interface ExportReport {
   finishedAt: string;
   certificates: ExportEntry[];
   totals: Partial<Record<ExportResult, number>>;
+  /** The lifecycle events this export announced (EVENT_BUS_NAME set, not a dry run). */
+  events?: EventsReport;
 }
 
 export interface ExportRequest {
@@ -870,7 +883,13 @@ export async function exportCertificates(
   for (const entry of certificates) totals[entry.result] = (totals[entry.result] ?? 0) + 1;
   await Promise.all(memory);
   deps.logger.info('export finished', { dryRun, ...totals });
-  return { dryRun, startedAt, finishedAt: new Date(deps.clock.now()).toISOString(), certificates, totals };
+  const finishedAt = new Date(deps.clock.now()).toISOString();
+  const report: ExportReport = { dryRun, startedAt, finishedAt, certificates, totals };
+  if (deps.observer && !dryRun) {
+    const events = await deps.observer.afterExport(report);
+    if (events) report.events = events;
+  }
+  return report;
 }
 
 /** `entry` of a certificate whose secret is current, with what ACM holds for it. */

@@ -1,3 +1,4 @@
+import type { EventsReport } from './events/types.js';
 import type { ExportEntry, ExportReport } from './export.js';
 import type { RecordOutcome } from './route53/types.js';
 import type { CertificateReport, SyncReport } from './sync-types.js';
@@ -97,7 +98,24 @@ function certificateBlock(certificate: CertificateReport, words: Record<string, 
     );
   }
   if (certificate.export) lines.push(`  export: ${exportLine(certificate.export)}`);
+  if (certificate.blockedSince) lines.push(`  blocked since ${shortTime(certificate.blockedSince)}`);
   return lines.join('\n');
+}
+
+/** What the run announced on EVENT_BUS_NAME; nothing when it announced nothing (or events are off). */
+function eventsBlock(events: EventsReport | undefined): string {
+  if (!events) return '';
+  if (events.off) return `\nEvents: none sent: ${events.off}\n`;
+  if (events.announced.length === 0) return '';
+  const sent = events.announced.filter((a) => a.result === 'sent');
+  const failed = events.announced
+    .filter((a) => a.result === 'failed')
+    .map(
+      (a) =>
+        `  ${a.transition} ${a.certificateId}: not sent (${a.reason ?? 'unknown'}), its claim given back`,
+    );
+  const kinds = [...new Set(sent.map((a) => a.transition))].join(', ');
+  return `\nEvents on ${events.bus}: ${sent.length} sent${kinds ? ` (${kinds})` : ''}${failed.length ? `, ${failed.length} failed` : ''}\n${failed.map((line) => `${line}\n`).join('')}`;
 }
 
 function summary(report: SyncReport): string {
@@ -134,7 +152,7 @@ export function formatSyncReport(report: SyncReport): string {
   const body = report.certificates.length
     ? report.certificates.map((c) => certificateBlock(c, {})).join('\n\n')
     : 'No certificate to act on.';
-  return `${title}${body}\n\n${cleanupBlock(report, {})}\n\n${summary(report)}\n`;
+  return `${title}${body}\n\n${cleanupBlock(report, {})}\n\n${summary(report)}\n${eventsBlock(report.events)}`;
 }
 
 /** In `status` a removal has not happened: it is pending. */
@@ -169,5 +187,5 @@ export function formatExportReport(report: ExportReport): string {
   const body = rows.length
     ? table([['CERTIFICATE', 'DOMAIN', 'SECRET', 'RESULT', 'DETAIL'], ...rows])
     : 'No issued certificate.';
-  return `${title}${body}\n\n${report.certificates.length} certificate(s): ${totals || 'none'}\n`;
+  return `${title}${body}\n\n${report.certificates.length} certificate(s): ${totals || 'none'}\n${eventsBlock(report.events)}`;
 }

@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import { type BaseDeps, type BaseOptions, createBaseDeps } from './deps/base.js';
 import { createExportDeps } from './deps/export.js';
+import { createObserver } from './deps/observer.js';
 import { createSyncDeps } from './deps/sync.js';
 import type { ExportDeps } from './export.js';
 import type { SyncDeps } from './sync-types.js';
@@ -16,7 +17,7 @@ export type RuntimeOptions = BaseOptions;
 export function createRuntime(config: Config, options: RuntimeOptions = {}): Runtime {
   const base = createBaseDeps(config, options);
   let sync: SyncDeps | undefined;
-  const exportDeps = createExportDeps(base);
+  const exportDeps = createExportDeps(base, { observer: createObserver(base) });
   return {
     ...base,
     syncDeps: () => {

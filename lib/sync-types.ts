@@ -1,5 +1,6 @@
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import type { Clock } from './clock.js';
+import type { EventsReport } from './events/types.js';
 import type { ExportEntry, IssuedCertificateHandler } from './export.js';
 import type { Logger } from './logger.js';
 import type { RecordAction, RecordOutcome, ZoneOverride } from './route53/types.js';
@@ -43,6 +44,17 @@ export interface SyncDeps {
    * adds (it creates records and merges its values into TXT sets, never replaces or removes).
    */
   state?: StateStore;
+  /**
+   * Told about every finished run that is not a dry run (events, the blocked-since memory,
+   * metrics). Absent: nothing is announced or counted.
+   */
+  observer?: SyncObserver;
+}
+
+/** Looks at a finished sync report; never rejects (what it cannot do, it logs and reports). */
+export interface SyncObserver {
+  /** `partial`: the run looked at certificates asked for by id, not at the whole account. */
+  afterSync(report: SyncReport, run: { partial: boolean }): Promise<EventsReport | undefined>;
 }
 
 export interface SyncRequest {
@@ -82,6 +94,8 @@ export interface CertificateReport {
   statusName: string | null;
   /** Until when the CA waits for validation (DVAuthDeadline). */
   validationDeadline: string | null;
+  /** CertEndTime, ISO 8601, when Tencent lists one. */
+  expiresAt?: string;
   outcome: CertificateOutcome;
   records: RecordOutcome[];
   /** All written changes reached INSYNC (absent when nothing was written or waiting is off). */
@@ -98,6 +112,8 @@ export interface CertificateReport {
   unchangedSince?: string;
   export?: ExportEntry;
   error?: string;
+  /** Blocked: since when runs have seen it blocked (ISO 8601; from the state table). */
+  blockedSince?: string;
 }
 
 export interface RunFailure {
@@ -126,4 +142,6 @@ export interface SyncReport {
     records: Partial<Record<RecordAction, number>>;
     route53ChangeBatches: number;
   };
+  /** The lifecycle events this run announced (EVENT_BUS_NAME set, not a dry run). */
+  events?: EventsReport;
 }

@@ -30,6 +30,7 @@ function baseReport(item: CertificateListItem): CertificateReport {
     status: item.Status,
     statusName: item.StatusName,
     validationDeadline: item.DVAuthDeadline?.toISOString() ?? null,
+    ...(item.CertEndTime ? { expiresAt: item.CertEndTime.toISOString() } : {}),
     outcome: 'ignored',
     records: [],
   };
@@ -195,6 +196,12 @@ export async function runSync(deps: SyncDeps, request: SyncRequest = {}): Promis
   if (exported.status === 'rejected') throw exported.reason;
   const report = finish(deps, reports, validated.value, dryRun, startedAt);
   deps.logger.info('sync finished', { dryRun, ...report.totals });
+  if (deps.observer && !dryRun) {
+    const events = await deps.observer.afterSync(report, {
+      partial: Boolean(request.certificateIds?.length),
+    });
+    if (events) report.events = events;
+  }
   return report;
 }
 

@@ -1,9 +1,14 @@
 import { ACMClient } from '@aws-sdk/client-acm';
 import { AcmImporter } from '../acm/import.js';
-import type { ExportDeps } from '../export.js';
+import type { ExportDeps, ExportObserver } from '../export.js';
 import type { BaseDeps } from './base.js';
 
-export function createExportDeps(base: BaseDeps): ExportDeps {
+export interface ExportDepsOptions {
+  /** Told about each finished export (the export function, the `export` command); sync's inline export goes without. */
+  observer?: ExportObserver;
+}
+
+export function createExportDeps(base: BaseDeps, options: ExportDepsOptions = {}): ExportDeps {
   const { config } = base;
   return {
     tencent: base.tencent,
@@ -13,6 +18,7 @@ export function createExportDeps(base: BaseDeps): ExportDeps {
     ...(base.trust ? { trust: base.trust } : {}),
     ...(base.state ? { state: base.state } : {}),
     ...(config.acm.import ? { acm: createAcmImporter(base) } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
     settings: {
       nameTemplate: config.secrets.nameTemplate,
       kmsKeyId: config.secrets.kmsKeyId,

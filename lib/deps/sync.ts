@@ -1,13 +1,23 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
+import type { MetricsSink } from '../events/metrics.js';
 import { describeExportState, exportInline, exportViaQueue } from '../export.js';
 import { createRoute53Client } from '../route53/client.js';
 import { enqueueExports } from '../sqs/export-queue.js';
 import type { SyncDeps } from '../sync-types.js';
 import type { BaseDeps } from './base.js';
 import { createExportDeps } from './export.js';
+import { createObserver } from './observer.js';
 
-/** Sync's collaborators: Route53, and the export hand-off (the queue when configured, else inline). */
-export function createSyncDeps(base: BaseDeps): SyncDeps {
+export interface SyncDepsOptions {
+  /** Where each run's metrics go (the Lambda handlers'); none by default. */
+  metrics?: MetricsSink;
+}
+
+/**
+ * Sync's collaborators: Route53, the export hand-off (the queue when configured, else inline),
+ * and the observer of finished runs (events, metrics).
+ */
+export function createSyncDeps(base: BaseDeps, options: SyncDepsOptions = {}): SyncDeps {
   const { config, clock, logger } = base;
   const route53 = createRoute53Client({
     ...(config.route53.roleArn ? { roleArn: config.route53.roleArn } : {}),
@@ -29,6 +39,7 @@ export function createSyncDeps(base: BaseDeps): SyncDeps {
     clock,
     logger,
     ...(state ? { state } : {}),
+    observer: createObserver(base, { state, metrics: options.metrics }),
     onIssued: queueUrl
       ? exportViaQueue(exportDeps, (ids) => {
           sqs ??= new SQSClient({});

@@ -3,6 +3,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import { type Clock, systemClock } from '../clock.js';
 import { MIN_WEBHOOK_KEY_BYTES, webhookKeyTooShort } from '../config.js';
+import type { MetricsSink } from '../events/metrics.js';
 import type { IssuedCertificateHandler } from '../export.js';
 import { invokeAsync } from '../lambda/invoke.js';
 import { readTextSecret } from '../secrets/credentials.js';
@@ -18,11 +19,13 @@ const WEBHOOK_KEY_TTL_MS = 5 * 60 * 1000;
 export interface WebhookOptions {
   /** The state table; by default the sync's own (none while STATE_TABLE is unset). */
   state?: WebhookState | undefined;
+  /** Where the metrics of the syncs it runs go; none by default. */
+  metrics?: MetricsSink | undefined;
 }
 
 export function createWebhookDeps(base: BaseDeps, options: WebhookOptions = {}): WebhookDeps {
   const { config, clock, logger, redactor } = base;
-  const syncDeps = createSyncDeps(base);
+  const syncDeps = createSyncDeps(base, options.metrics ? { metrics: options.metrics } : {});
   let lambda: LambdaClient | undefined;
   let cachedKey: { value: string; until: number } | undefined;
   base.onClose(() => lambda?.destroy());

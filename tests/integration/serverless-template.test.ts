@@ -139,6 +139,15 @@ function evaluate(node: Json, params: Record<string, string>): unknown {
       const [sep, text] = arg as [string, Json];
       return String(evaluate(text, params)).split(sep);
     }
+    case 'Fn::Sub': {
+      // `${Name}` is a parameter, a pseudo parameter or a resource; `${Name.Attr}` an attribute.
+      const text = typeof arg === 'string' ? arg : String((arg as Json[])[0]);
+      return text.replace(/\$\{([^}]+)\}/g, (_, name: string) =>
+        name.includes('.') && !name.includes('::')
+          ? `getatt:${name}`
+          : String(evaluate({ Ref: name }, params)),
+      );
+    }
     case 'Fn::If': {
       const [condition, yes, no] = arg as [string, Json, Json];
       return evaluate(condition ? (holds(condition, params) ? yes : no) : no, params);
@@ -299,13 +308,16 @@ describe('the packaged CloudFormation template', () => {
     expect(template.Resources.SyncLogGroup?.Properties.RetentionInDays).toBe(90);
   });
 
-  it('alarms on sync errors, failed sync runs, a non-empty dead-letter queue and webhook 5xx, to one SNS topic', () => {
+  it('alarms on sync errors, failed sync runs, a non-empty dead-letter queue, webhook 5xx and the run metrics, to one SNS topic', () => {
     const alarms = Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
     expect(alarms.map((a) => a.Properties.MetricName).sort()).toEqual([
       '5xx',
       'ApproximateNumberOfMessagesVisible',
       'ApproximateNumberOfMessagesVisible',
+      'BlockedForMoreThanAnHour',
+      'DaysUntilSoonestExpiry',
       'Errors',
+      'RenewalFailures',
     ]);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
   });
@@ -322,6 +334,7 @@ describe('the packaged CloudFormation template', () => {
         Route53RoleArn: 'arn:aws-cn:iam::444455556666:role/dns',
         SecretKmsKeyArn: 'arn:aws-cn:kms:cn-north-1:111122223333:key/k',
         AcmImport: 'true',
+        EventBusName: 'certificates',
       }).flatMap((statement) => [statement.Resource].flat()),
     ).filter((resource) => resource.startsWith('arn:'));
 
@@ -697,6 +710,129 @@ describe('the packaged CloudFormation template', () => {
         Variables: Record<string, Json>;
       };
       expect(environment.Variables).not.toHaveProperty('TENCENTCLOUD_SSL_ALLOW_HTTP');
+    }
+  });
+
+  it('alarms when a certificate is blocked over an hour, the soonest expiry is under 14 days, or a renewal failed', () => {
+    const alarm = (name: string) => template.Resources[name]?.Properties;
+    const metric = {
+      Namespace: 'TencentSslSync',
+      Dimensions: [{ Name: 'service', Value: 'tencent-ssl-sync-ci' }],
+    };
+    const notify = { AlarmActions: [{ Ref: 'AlarmTopic' }], OKActions: [{ Ref: 'AlarmTopic' }] };
+
+    expect(alarm('CertificateBlockedAlarm')).toMatchObject({
+      ...metric,
+      ...notify,
+      AlarmName: 'tencent-ssl-sync-ci-certificate-blocked',
+      MetricName: 'BlockedForMoreThanAnHour',
+      Statistic: 'Maximum',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      // A sync that stops reporting does not clear it.
+      TreatMissingData: 'ignore',
+    });
+    expect(alarm('CertificateExpiringAlarm')).toMatchObject({
+      ...metric,
+      ...notify,
+      MetricName: 'DaysUntilSoonestExpiry',
+      Statistic: 'Minimum',
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 14,
+      TreatMissingData: 'ignore',
+    });
+    expect(alarm('RenewalFailuresAlarm')).toMatchObject({
+      ...metric,
+      ...notify,
+      MetricName: 'RenewalFailures',
+      Statistic: 'Sum',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      // Every run reports its renewal failures, 0 included: no data is no run, not a failure.
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  it('gives every function the service name the metric alarms watch', () => {
+    for (const fn of FUNCTIONS) {
+      const environment = template.Resources[fn]?.Properties.Environment as {
+        Variables: Record<string, Json>;
+      };
+      expect(environment.Variables.POWERTOOLS_SERVICE_NAME).toBe('tencent-ssl-sync-ci');
+    }
+  });
+
+  it('shows the run metrics over time beside every alarm, and the state of each, on a dashboard', () => {
+    const dashboard = template.Resources.Dashboard;
+    const properties = evaluate(dashboard?.Properties as Json, {}) as {
+      DashboardName: string;
+      DashboardBody: string;
+    };
+    const body = JSON.parse(properties.DashboardBody) as {
+      widgets: Array<{ type: string; properties: Record<string, unknown> }>;
+    };
+    const alarmArns = Object.entries(template.Resources)
+      .filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
+      .map(([name]) => `getatt:${name}.Arn`)
+      .sort();
+    const statusWidget = body.widgets.find((w) => w.type === 'alarm');
+    const besideAlarms = body.widgets.flatMap(
+      (w) => (w.properties.annotations as { alarms?: string[] } | undefined)?.alarms ?? [],
+    );
+    const graphed = body.widgets.flatMap((w) => (w.properties.metrics as Json[][] | undefined) ?? []);
+
+    expect(dashboard?.Type).toBe('AWS::CloudWatch::Dashboard');
+    expect(properties.DashboardName).toBe('tencent-ssl-sync-ci');
+    expect(alarmArns).toHaveLength(7);
+    expect([...((statusWidget?.properties.alarms as string[] | undefined) ?? [])].sort()).toEqual(alarmArns);
+    expect([...besideAlarms].sort()).toEqual(alarmArns);
+    expect(graphed[0]).toEqual([
+      'TencentSslSync',
+      'CertificatesValidating',
+      'service',
+      'tencent-ssl-sync-ci',
+    ]);
+    expect(graphed.map((m) => m[1])).toEqual(
+      expect.arrayContaining([
+        'CertificatesBlocked',
+        'CertificatesIssued',
+        'RecordsWritten',
+        'ExportsWritten',
+      ]),
+    );
+    for (const widget of body.widgets.filter((w) => w.type === 'metric'))
+      expect(widget.properties.region).toBe('cn-north-1');
+  });
+
+  it('passes the eventBusName parameter to every function as EVENT_BUS_NAME, empty by default', () => {
+    expect(template.Parameters.EventBusName?.Default).toBe('');
+    for (const fn of FUNCTIONS) {
+      const environment = template.Resources[fn]?.Properties.Environment as {
+        Variables: Record<string, Json>;
+      };
+      expect(environment.Variables.EVENT_BUS_NAME).toEqual({ Ref: 'EventBusName' });
+    }
+  });
+
+  it('lets every function put events on the named bus alone, and on none when no bus is named', () => {
+    for (const role of ROLES) {
+      expect(allows(statements(role, { EventBusName: 'certificates' }), 'events:PutEvents')).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['events:PutEvents'],
+          Resource: 'arn:aws-cn:events:cn-north-1:111122223333:event-bus/certificates',
+        },
+      ]);
+      expect(allows(statements(role), 'events:PutEvents')).toEqual([]);
+    }
+  });
+
+  it('holds a direct change of the EventBusName parameter to a bus name', () => {
+    const pattern = new RegExp(template.Parameters.EventBusName?.AllowedPattern ?? '');
+
+    for (const value of ['', 'default', 'certificates', 'org/team.certs_1']) expect(value).toMatch(pattern);
+    for (const value of ['my bus', 'arn:aws:events:us-east-1:111122223333:event-bus/x']) {
+      expect(value).not.toMatch(pattern);
     }
   });
 });

@@ -94,6 +94,23 @@ describe('sync Lambda handler', () => {
     expect(logLines.join('')).not.toContain(CREDENTIALS.secretKey);
   });
 
+  it('writes the run metrics once, in the embedded metric format under TencentSslSync', () => {
+    const documents = logLines
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const emf = documents[0] ?? {};
+    const { CloudWatchMetrics: directives } = emf._aws as {
+      CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }>;
+    };
+
+    expect(documents).toHaveLength(1);
+    expect(directives[0]?.Namespace).toBe('TencentSslSync');
+    expect(directives[0]?.Dimensions).toEqual([['service']]);
+    expect(emf).toMatchObject({ CertificatesValidating: 1, RecordsWritten: 1, BlockedCertificates: 0 });
+    // No state table here: how long a certificate has been blocked is not known.
+    expect(emf).not.toHaveProperty('BlockedForMoreThanAnHour');
+  });
+
   it('syncs only the certificates a direct invoke names', async () => {
     const other = store.addPending({ domain: 'api.example.com' });
     const summary = await handler({ certificateIds: [other.CertificateId] }, context(300_000));

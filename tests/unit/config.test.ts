@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       secrets: { nameTemplate: 'tencent-ssl/{domain}' },
       webhook: {},
       acm: { import: false },
+      renewBeforeDays: 30,
       dryRun: false,
       logLevel: 'info',
     });
@@ -239,6 +240,29 @@ describe('loadConfig', () => {
 
     expect(problems).toEqual([
       `STATE_TABLE must be a DynamoDB table name (3 to 255 letters, digits, _, . or -), got ${JSON.stringify(name)}`,
+    ]);
+  });
+
+  it('reads EVENT_BUS_NAME as a bus name or ARN, absent when unset', () => {
+    const arn = 'arn:aws-cn:events:cn-north-1:111122223333:event-bus/certificates';
+
+    expect(loadConfig({ ...CREDENTIALS, EVENT_BUS_NAME: ' certificates ' }).eventBusName).toBe(
+      'certificates',
+    );
+    expect(loadConfig({ ...CREDENTIALS, EVENT_BUS_NAME: arn }).eventBusName).toBe(arn);
+    expect(loadConfig(CREDENTIALS)).not.toHaveProperty('eventBusName');
+  });
+
+  it('refuses an EVENT_BUS_NAME EventBridge would refuse', () => {
+    expect(problemsOf({ ...CREDENTIALS, EVENT_BUS_NAME: 'my bus' })).toEqual([
+      'EVENT_BUS_NAME must be an EventBridge event bus name or ARN, got "my bus"',
+    ]);
+  });
+
+  it('reads RENEW_BEFORE_DAYS as a number of days, 30 by default', () => {
+    expect(loadConfig({ ...CREDENTIALS, RENEW_BEFORE_DAYS: '21' }).renewBeforeDays).toBe(21);
+    expect(problemsOf({ ...CREDENTIALS, RENEW_BEFORE_DAYS: '0' })).toEqual([
+      'RENEW_BEFORE_DAYS must be a number above 0 and at most 365, got "0"',
     ]);
   });
 });
