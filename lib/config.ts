@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { type Parsed, parseAllowedDomains, parseRoute53Zones } from './domain-list.js';
+import {
+  certificateDomainsOutside,
+  type Parsed,
+  parseAllowedDomains,
+  parseCertificateDomains,
+  parseRoute53Zones,
+} from './domain-list.js';
 import type { LogLevel } from './logger.js';
 import type { ZoneOverride } from './route53/types.js';
 import { DEFAULT_SSL_ENDPOINT } from './tencent/client.js';
@@ -77,6 +83,11 @@ const collecting =
     return parsed.value;
   };
 
+/** Days before a certificate's expiry at which it is renewed, unless RENEW_BEFORE_DAYS says otherwise. */
+export const DEFAULT_RENEW_BEFORE_DAYS = 30;
+/** Free certificates last 90 days: a window beyond 80 would renew a certificate days after its issue. */
+export const MAX_RENEW_BEFORE_DAYS = 80;
+
 /** DynamoDB's rule for table names. */
 const STATE_TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 
@@ -150,6 +161,23 @@ const EnvSchema = z.object({
       message: `STATE_TABLE must be a DynamoDB table name (3 to 255 letters, digits, _, . or -), got ${JSON.stringify(value)}`,
     });
   }),
+  CERTIFICATES: z
+    .string()
+    .optional()
+    .transform(collecting((value) => parseCertificateDomains(value))),
+  RENEW_BEFORE_DAYS: z
+    .string()
+    .optional()
+    .transform((value, ctx): number => {
+      if (value === undefined || value.trim() === '') return DEFAULT_RENEW_BEFORE_DAYS;
+      const days = Number(value);
+      if (Number.isInteger(days) && days >= 1 && days <= MAX_RENEW_BEFORE_DAYS) return days;
+      ctx.addIssue({
+        code: 'custom',
+        message: `RENEW_BEFORE_DAYS must be a whole number of days from 1 to ${MAX_RENEW_BEFORE_DAYS}, got ${JSON.stringify(value)}`,
+      });
+      return z.NEVER;
+    }),
   DRY_RUN: bool('DRY_RUN', false),
   LOG_LEVEL: z
     .string()
@@ -185,6 +213,20 @@ function crossFieldProblems(env: Readonly<Record<string, string | undefined>>): 
   if (set('ROUTE53_EXTERNAL_ID') && !set('ROUTE53_ROLE_ARN')) {
     problems.push('ROUTE53_EXTERNAL_ID is set without ROUTE53_ROLE_ARN');
   }
+  // Entries that are no host name at all are reported by the schema; here, where the rest must be.
+  const certificates = parseCertificateDomains(env.CERTIFICATES).value;
+  const allowed = parseAllowedDomains(env.ALLOWED_DOMAINS).value;
+  if (certificates.length > 0 && allowed === undefined) {
+    problems.push(
+      'CERTIFICATES is set but ALLOWED_DOMAINS is not: list the domains the tool may validate in ALLOWED_DOMAINS, or no certificate can be validated',
+    );
+  } else {
+    for (const domain of certificateDomainsOutside(certificates, allowed)) {
+      problems.push(
+        `CERTIFICATES: ${domain} lies outside ALLOWED_DOMAINS (${Array.isArray(allowed) ? allowed.join(', ') : ''}), so its validation record could never be written: add its domain to ALLOWED_DOMAINS or drop it`,
+      );
+    }
+  }
   return problems;
 }
 
@@ -215,6 +257,11 @@ export interface Config {
   webhook: { secret?: string; secretName?: string; syncFunctionName?: string };
   /** The DynamoDB state table; undefined when the tool runs without state. */
   stateTable?: string;
+  /**
+   * CERTIFICATES and RENEW_BEFORE_DAYS: the names that must always have a valid certificate, for
+   * which the tool applies (and re-applies before expiry). Absent when CERTIFICATES is unset.
+   */
+  renewal?: { certificates: string[]; renewBeforeDays: number };
   dryRun: boolean;
   logLevel: LogLevel;
 }
@@ -259,6 +306,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (e.WEBHOOK_SECRET_NAME) config.webhook.secretName = e.WEBHOOK_SECRET_NAME;
   if (e.SYNC_FUNCTION_NAME) config.webhook.syncFunctionName = e.SYNC_FUNCTION_NAME;
   if (e.STATE_TABLE) config.stateTable = e.STATE_TABLE;
+  if (e.CERTIFICATES.length > 0) {
+    config.renewal = { certificates: e.CERTIFICATES, renewBeforeDays: e.RENEW_BEFORE_DAYS };
+  }
   return config;
 }
 
