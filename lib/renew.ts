@@ -190,6 +190,27 @@ export function planRenewals(
   });
 }
 
+/**
+ * Holds every application back while Tencent lists certificates this tool cannot read: one of
+ * them may already cover the domain, and a free certificate spent on a guess is not given back.
+ */
+export function holdWhileUnreadable(
+  plan: readonly RenewalPlanEntry[],
+  unreadable: readonly (string | undefined)[],
+): RenewalPlanEntry[] {
+  if (unreadable.length === 0) return [...plan];
+  const which = unreadable.map((id) => id ?? '(no id)').join(', ');
+  return plan.map((entry) =>
+    entry.state === 'due' || entry.state === 'missing'
+      ? {
+          ...reportOf(entry),
+          state: 'blocked',
+          reason: `Tencent lists certificates this tool cannot read (${which}); one of them may already cover ${entry.domain}, so nothing is applied for until they read well or are gone`,
+        }
+      : entry,
+  );
+}
+
 /** The state-table claim of an application: the domain and what the application follows. */
 export function applicationClaimKey(entry: Pick<RenewalPlanEntry, 'domain' | 'follows'>): string {
   return `apply#${entry.domain}#${entry.follows ?? 'new'}`;

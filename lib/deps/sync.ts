@@ -44,6 +44,9 @@ export function createSyncDeps(base: BaseDeps): SyncDeps {
       recordTtl: config.recordTtl,
       waitForInsync: config.waitForInsync,
       dryRun: config.dryRun,
+      ...(config.renewal
+        ? { certificates: config.renewal.certificates, renewBeforeDays: config.renewal.renewBeforeDays }
+        : {}),
     },
   };
 }
