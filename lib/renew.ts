@@ -77,6 +77,8 @@ export interface RenewalReport {
   dueAt: string | null;
   /** The order applied for: pending at Tencent, or applied for by this run or an earlier one. */
   newCertificateId?: string;
+  /** Set when this very run made the order `newCertificateId` (a free certificate spent). */
+  appliedThisRun?: true;
   /** The state-table claim of the application, when it is what holds the domain back. */
   claim?: string;
   reason?: string;
@@ -390,6 +392,7 @@ async function apply(
     ...report,
     state: 'applied',
     newCertificateId: created,
+    appliedThisRun: true,
     reason: `applied as ${created}${entry.oldCertificateId ? `, renewing ${entry.oldCertificateId}` : ''}`,
   };
   try {

@@ -89,6 +89,7 @@ describe('runRenewals', () => {
       expiresAt: DUE.expiresAt,
       dueAt: DUE.dueAt,
       newCertificateId: 'New1',
+      appliedThisRun: true,
       reason: 'applied as New1, renewing Old1',
     });
     expect(await state.claimOf('apply#www.example.com#Old1')).toMatchObject({
@@ -117,6 +118,7 @@ describe('runRenewals', () => {
       newCertificateId: 'New1',
       reason: expect.stringMatching(/does not list/),
     });
+    expect(later).not.toHaveProperty('appliedThisRun');
   });
 
   it('applies once when runs race for the same need', async () => {
