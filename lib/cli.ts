@@ -210,6 +210,8 @@ const COMMANDS: Record<string, Command> = {
 Reads every certificate waiting for DNS validation (or only those named) and upserts its
 validation records into the Route53 zones that hold them. Issued certificates are exported to
 Secrets Manager (or queued for export when EXPORT_QUEUE_URL is set).
+With CERTIFICATES and STATE_TABLE set, a run without --certificate-id first applies for the
+certificates of CERTIFICATES that are missing or due for renewal, once per need.
 
   --certificate-id ID  only this certificate (repeatable)
   --dry-run            plan and report; write nothing
@@ -256,7 +258,8 @@ Secrets Manager as a new secret version, only when the secret does not already h
 
 Shows each certificate's Tencent status and, for those waiting for validation, every
 validation record and whether it is in place in Route53, and the validation deadline; for
-issued ones, what Secrets Manager holds (exported, stale, missing). Writes nothing.
+issued ones, what Secrets Manager holds (exported, stale, missing); with CERTIFICATES set,
+each declared domain's certificate, expiry and renewal state. Writes nothing.
 
   --certificate-id ID  only this certificate (repeatable)
   --json               print one JSON document`,

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { type Parsed, parseAllowedDomains, parseRoute53Zones } from './domain-list.js';
+import {
+  certificateDomainsOutside,
+  type Parsed,
+  parseAllowedDomains,
+  parseCertificateDomains,
+  parseRoute53Zones,
+} from './domain-list.js';
 import type { LogLevel } from './logger.js';
 import type { ZoneOverride } from './route53/types.js';
 import { DEFAULT_SSL_ENDPOINT } from './tencent/client.js';
@@ -79,6 +85,10 @@ const collecting =
 
 /** An AWS region name: `us-east-1`, `eu-central-2`, `cn-north-1`, `us-gov-west-1`. */
 const AWS_REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+/** Days before a certificate's expiry at which it is renewed, unless RENEW_BEFORE_DAYS says otherwise. */
+export const DEFAULT_RENEW_BEFORE_DAYS = 30;
+/** Free certificates last 90 days: a window beyond 80 would renew a certificate days after its issue. */
+const MAX_RENEW_BEFORE_DAYS = 80;
 
 /** DynamoDB's rule for table names. */
 const STATE_TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
@@ -172,7 +182,23 @@ const EnvSchema = z.object({
       message: `EVENT_BUS_NAME must be an EventBridge event bus name or ARN, got ${JSON.stringify(value)}`,
     });
   }),
-  RENEW_BEFORE_DAYS: positiveNumber('RENEW_BEFORE_DAYS', 30, 365),
+  CERTIFICATES: z
+    .string()
+    .optional()
+    .transform(collecting((value) => parseCertificateDomains(value))),
+  RENEW_BEFORE_DAYS: z
+    .string()
+    .optional()
+    .transform((value, ctx): number => {
+      if (value === undefined || value.trim() === '') return DEFAULT_RENEW_BEFORE_DAYS;
+      const days = Number(value);
+      if (Number.isInteger(days) && days >= 1 && days <= MAX_RENEW_BEFORE_DAYS) return days;
+      ctx.addIssue({
+        code: 'custom',
+        message: `RENEW_BEFORE_DAYS must be a whole number of days from 1 to ${MAX_RENEW_BEFORE_DAYS}, got ${JSON.stringify(value)}`,
+      });
+      return z.NEVER;
+    }),
   DRY_RUN: bool('DRY_RUN', false),
   LOG_LEVEL: z
     .string()
@@ -207,6 +233,20 @@ function crossFieldProblems(env: Readonly<Record<string, string | undefined>>): 
   }
   if (set('ROUTE53_EXTERNAL_ID') && !set('ROUTE53_ROLE_ARN')) {
     problems.push('ROUTE53_EXTERNAL_ID is set without ROUTE53_ROLE_ARN');
+  }
+  // Entries that are no host name at all are reported by the schema; here, where the rest must be.
+  const certificates = parseCertificateDomains(env.CERTIFICATES).value;
+  const allowed = parseAllowedDomains(env.ALLOWED_DOMAINS).value;
+  if (certificates.length > 0 && allowed === undefined) {
+    problems.push(
+      'CERTIFICATES is set but ALLOWED_DOMAINS is not: list the domains the tool may validate in ALLOWED_DOMAINS, or no certificate can be validated',
+    );
+  } else {
+    for (const domain of certificateDomainsOutside(certificates, allowed)) {
+      problems.push(
+        `CERTIFICATES: ${domain} lies outside ALLOWED_DOMAINS (${Array.isArray(allowed) ? allowed.join(', ') : ''}), so its validation record could never be written: add its domain to ALLOWED_DOMAINS or drop it`,
+      );
+    }
   }
   return problems;
 }
@@ -247,6 +287,11 @@ export interface Config {
   eventBusName?: string;
   /** Days before CertEndTime from which an issued certificate is expiring. */
   renewBeforeDays: number;
+  /**
+   * CERTIFICATES and RENEW_BEFORE_DAYS: the names that must always have a valid certificate, for
+   * which the tool applies (and re-applies before expiry). Absent when CERTIFICATES is unset.
+   */
+  renewal?: { certificates: string[]; renewBeforeDays: number };
   dryRun: boolean;
   logLevel: LogLevel;
 }
@@ -292,6 +337,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (e.STATE_TABLE) config.stateTable = e.STATE_TABLE;
   if (e.ACM_REGION) config.acm.region = e.ACM_REGION;
   if (e.EVENT_BUS_NAME) config.eventBusName = e.EVENT_BUS_NAME;
+  if (e.CERTIFICATES.length > 0) {
+    config.renewal = { certificates: e.CERTIFICATES, renewBeforeDays: e.RENEW_BEFORE_DAYS };
+  }
   return config;
 }
 

@@ -4,7 +4,7 @@
  * and the functions apply one reading. Kept free of clients: the packager loads it on its own.
  */
 import { parse as parseHostname } from 'tldts';
-import { isValidDnsName, normalizeName, stripWildcard } from './domain.js';
+import { isUnder, isValidDnsName, normalizeName, stripWildcard } from './domain.js';
 import type { ZoneOverride } from './route53/types.js';
 
 /**
@@ -76,4 +76,41 @@ export function parseRoute53Zones(value: string | undefined, name = 'ROUTE53_ZON
     }
   }
   return { value: zones, problems };
+}
+
+/**
+ * CERTIFICATES: the names that must always have a certificate, read like ALLOWED_DOMAINS (lower
+ * case, no trailing dot, each once). Each is one host name: ApplyCertificate makes free DV
+ * certificates (TrustAsia C1 DV Free), which cover a single name and never a wildcard (Tencent,
+ * "支持绑定 IP 的 SSL 证书说明": 免费证书仅支持申请单域名类型，不支持泛域名、多域名).
+ */
+export function parseCertificateDomains(value: string | undefined, name = 'CERTIFICATES'): Parsed<string[]> {
+  const domains: string[] = [];
+  const problems: string[] = [];
+  if (value === undefined || value.trim() === '') return { value: domains, problems };
+  for (const raw of value.split(',')) {
+    const domain = normalizeName(raw);
+    if (domain === '') continue;
+    if (domain.startsWith('*.')) {
+      problems.push(
+        `${name}: ${JSON.stringify(raw.trim())} is a wildcard, and Tencent's free certificates (the only ones the tool applies for) cover a single name, never a wildcard: list the names you need, or buy a wildcard certificate (the tool validates and exports it like any other)`,
+      );
+    } else if (isPublicSuffix(domain)) {
+      problems.push(`${name}: ${JSON.stringify(raw.trim())} is a public suffix, not a domain of yours`);
+    } else if (!isValidDnsName(domain) || domain.includes('_')) {
+      problems.push(`${name}: ${JSON.stringify(raw.trim())} is not a host name`);
+    } else {
+      domains.push(domain);
+    }
+  }
+  return { value: [...new Set(domains)], problems };
+}
+
+/** The CERTIFICATES entries that lie outside ALLOWED_DOMAINS (all of them when it is unset). */
+export function certificateDomainsOutside(
+  certificates: readonly string[],
+  allowed: readonly string[] | '*' | undefined,
+): string[] {
+  if (allowed === '*') return [];
+  return certificates.filter((domain) => !(allowed ?? []).some((base) => isUnder(domain, base)));
 }

@@ -1,5 +1,6 @@
 import type { EventsReport } from './events/types.js';
 import type { ExportEntry, ExportReport } from './export.js';
+import type { RenewalReport } from './renew.js';
 import type { RecordOutcome } from './route53/types.js';
 import type { CertificateReport, SyncReport } from './sync-types.js';
 
@@ -146,13 +147,43 @@ function cleanupBlock(report: SyncReport, words: Record<string, string>): string
   return `State table: on. Cleanup of owned records whose certificate is done:\n${table(rows.map((row) => [`  ${row[0]}`, ...row.slice(1)]))}`;
 }
 
+function renewalState(renewal: RenewalReport): string {
+  const why = renewal.reason ? `: ${renewal.reason}` : '';
+  switch (renewal.state) {
+    case 'not-due':
+      return `not due (due on ${shortTime(renewal.dueAt)})`;
+    case 'due':
+      return `due since ${shortTime(renewal.dueAt)}${why}`;
+    case 'missing':
+      return `missing${why}`;
+    case 'applied':
+      return renewal.newCertificateId ? `applied as ${renewal.newCertificateId}${why}` : `applying${why}`;
+    case 'blocked':
+    case 'failed':
+      return `${renewal.state}${why}`;
+  }
+}
+
+/** CERTIFICATES: each domain's current certificate, its expiry and where its renewal stands. */
+function renewalsBlock(report: SyncReport): string {
+  if (!report.renewals) return '';
+  const rows = report.renewals.map((renewal) => [
+    `  ${renewal.domain}`,
+    renewal.certificateId ?? '-',
+    renewal.expiresAt ? `expires ${shortTime(renewal.expiresAt)}` : '-',
+    renewalState(renewal),
+  ]);
+  const off = report.state === 'off' ? ' (off: STATE_TABLE unset, so nothing is applied for)' : '';
+  return `Renewal of CERTIFICATES${off}:\n${rows.length ? table(rows) : '  none declared'}\n\n`;
+}
+
 export function formatSyncReport(report: SyncReport): string {
   const title =
     fatalLine(report) + (report.dryRun ? 'Dry run: nothing was written. What a run would do:\n\n' : '');
   const body = report.certificates.length
     ? report.certificates.map((c) => certificateBlock(c, {})).join('\n\n')
     : 'No certificate to act on.';
-  return `${title}${body}\n\n${cleanupBlock(report, {})}\n\n${summary(report)}\n${eventsBlock(report.events)}`;
+  return `${title}${renewalsBlock(report)}${body}\n\n${cleanupBlock(report, {})}\n\n${summary(report)}\n${eventsBlock(report.events)}`;
 }
 
 /** In `status` a removal has not happened: it is pending. */
@@ -162,7 +193,7 @@ export function formatStatusReport(report: SyncReport): string {
   const body = report.certificates.length
     ? report.certificates.map((c) => certificateBlock(c, STATE_WORDS)).join('\n\n')
     : 'No certificates.';
-  return `${fatalLine(report)}${body}\n\n${cleanupBlock(report, STATUS_CLEANUP_WORDS)}\n`;
+  return `${fatalLine(report)}${renewalsBlock(report)}${body}\n\n${cleanupBlock(report, STATUS_CLEANUP_WORDS)}\n`;
 }
 
 export function formatExportReport(report: ExportReport): string {

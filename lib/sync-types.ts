@@ -3,6 +3,7 @@ import type { Clock } from './clock.js';
 import type { EventsReport } from './events/types.js';
 import type { ExportEntry, IssuedCertificateHandler } from './export.js';
 import type { Logger } from './logger.js';
+import type { RenewalReport } from './renew.js';
 import type { RecordAction, RecordOutcome, ZoneOverride } from './route53/types.js';
 import type { StateStore } from './state/types.js';
 import type { CertificateListItem } from './tencent/schemas.js';
@@ -21,13 +22,19 @@ export interface SyncSettings {
   /** Ask the CA to check at once after new records are in sync (CompleteCertificate). */
   nudgeCa?: boolean;
   dryRun: boolean;
+  /** CERTIFICATES: names that must always have a valid certificate (applied for and renewed). */
+  certificates?: readonly string[];
+  /** RENEW_BEFORE_DAYS (default 30). */
+  renewBeforeDays?: number;
 }
 
 /** The Tencent calls a sync run makes. */
 export type SyncTencentApi = Pick<
   TencentSslApi,
   'listCertificates' | 'describeValidation' | 'completeCertificate'
->;
+> &
+  /** Only full runs with CERTIFICATES set apply for certificates. */
+  Partial<Pick<TencentSslApi, 'applyCertificate'>>;
 
 export interface SyncDeps {
   tencent: SyncTencentApi;
@@ -136,6 +143,8 @@ export interface SyncReport {
    * gone) or no longer wants them: `removed` (in a dry run: would be), or `failed` with the reason.
    */
   cleanup: RecordOutcome[];
+  /** With CERTIFICATES set, in full runs and `status`: each declared domain's certificate and renewal. */
+  renewals?: RenewalReport[];
   totals: {
     certificates: number;
     byOutcome: Partial<Record<CertificateOutcome, number>>;

@@ -1,8 +1,16 @@
 import { isAwsCredentialsError } from './aws-errors.js';
+import { DEFAULT_RENEW_BEFORE_DAYS } from './config.js';
 import { normalizeName } from './domain.js';
 import { errorMessage } from './error-text.js';
 import { exportFailureText, isExportFailure } from './export.js';
 import type { Logger } from './logger.js';
+import {
+  holdWhileUnreadable,
+  planRenewals,
+  type RenewalReport,
+  type RenewOptions,
+  runRenewals,
+} from './renew.js';
 import type {
   CertificateOutcome,
   CertificateReport,
@@ -106,7 +114,14 @@ function totals(reports: CertificateReport[], batches: number): SyncReport['tota
   return { certificates: reports.length, byOutcome, records, route53ChangeBatches: batches };
 }
 
+interface Listing {
+  items: CertificateListItem[];
+  unreadable: InvalidListItem[];
+}
+
 interface Inspection {
+  /** What the listing gave, before any report was made of it. */
+  listing: Listing;
   reports: Map<string, CertificateReport>;
   pending: CertificateListItem[];
   issued: CertificateListItem[];
@@ -151,7 +166,31 @@ async function inspect(
   const asked = request.certificateIds?.length ? new Set(request.certificateIds) : undefined;
   const isDone = (id: string) =>
     (asked === undefined || asked.has(id)) && !pendingIds.has(id) && !unreadableIds.has(id);
-  return { reports, pending, issued, isDone };
+  return { listing: { items, unreadable }, reports, pending, issued, isDone };
+}
+
+/**
+ * The declared domains (CERTIFICATES): planned from a listing of every certificate (failed and
+ * cancelled orders included, which name a need anew) and, in a writing run, applied for.
+ * Undefined when none are declared.
+ */
+async function renewDeclared(
+  deps: SyncDeps,
+  mode: RenewOptions['mode'],
+  listed?: Listing,
+): Promise<RenewalReport[] | undefined> {
+  const domains = deps.settings.certificates ?? [];
+  const applyCertificate = deps.tencent.applyCertificate?.bind(deps.tencent);
+  if (domains.length === 0 || !applyCertificate) return undefined;
+  const { items, unreadable } =
+    listed ?? (await listCandidates(deps.tencent, undefined, undefined, deps.logger));
+  const days = deps.settings.renewBeforeDays ?? DEFAULT_RENEW_BEFORE_DAYS;
+  const plan = holdWhileUnreadable(
+    planRenewals(domains, items, deps.clock.now(), days),
+    unreadable.map((item) => item.certificateId),
+  );
+  const { state, clock, logger } = deps;
+  return runRenewals({ tencent: { applyCertificate }, state, clock, logger }, plan, { mode });
 }
 
 function finish(
@@ -185,6 +224,11 @@ export async function runSync(deps: SyncDeps, request: SyncRequest = {}): Promis
     dryRun,
     certificateIds: request.certificateIds?.length ?? 'all pending and issued',
   });
+  // Before the listing below, so that an order applied for now is validated in this same run
+  // when Tencent lists it already. Only full runs: a run for named certificates renews nothing.
+  const renewals = request.certificateIds?.length
+    ? undefined
+    : await renewDeclared(deps, dryRun ? 'dry-run' : 'apply');
   const { reports, pending, issued, isDone } = await inspect(deps, request, ACTIONABLE_STATUSES);
   // Export reads other Tencent actions and other AWS services than validation: both go at once.
   const [validated, exported] = await Promise.allSettled([
@@ -195,6 +239,7 @@ export async function runSync(deps: SyncDeps, request: SyncRequest = {}): Promis
   if (validated.status === 'rejected') throw validated.reason;
   if (exported.status === 'rejected') throw exported.reason;
   const report = finish(deps, reports, validated.value, dryRun, startedAt);
+  if (renewals) report.renewals = renewals;
   deps.logger.info('sync finished', { dryRun, ...report.totals });
   if (deps.observer && !dryRun) {
     const events = await deps.observer.afterSync(report, {
@@ -214,8 +259,9 @@ export async function collectStatus(
   request: Pick<SyncRequest, 'certificateIds'> = {},
 ): Promise<SyncReport> {
   const startedAt = new Date(deps.clock.now()).toISOString();
-  const { reports, pending, issued, isDone } = await inspect(deps, request, undefined);
+  const { listing, reports, pending, issued, isDone } = await inspect(deps, request, undefined);
   const validation = await validatePending(deps, pending, reports, { dryRun: true, isDone });
+  const renewals = request.certificateIds?.length ? undefined : await renewDeclared(deps, 'status', listing);
   let fatal = validation.fatal;
   if (deps.exportState && issued.length > 0) {
     try {
@@ -232,6 +278,7 @@ export async function collectStatus(
   }
   const report = finish(deps, reports, { ...validation, batches: 0 }, true, startedAt);
   if (fatal) report.fatal = fatal;
+  if (renewals) report.renewals = renewals;
   return report;
 }
 
@@ -284,7 +331,8 @@ export function hasFailures(report: SyncReport): boolean {
     report.fatal !== undefined ||
     report.certificates.some(
       (c) => c.outcome === 'failed' || c.outcome === 'blocked' || c.outcome === 'not-found',
-    )
+    ) ||
+    (report.renewals ?? []).some((r) => r.state === 'blocked' || r.state === 'failed')
   );
 }
 
@@ -311,5 +359,15 @@ export function summarizeSyncReport(report: SyncReport) {
     failed: pick('failed'),
     blocked: pick('blocked'),
     deferred: report.certificates.filter((c) => c.outcome === 'deferred').map((c) => c.certificateId),
+    ...(report.renewals
+      ? {
+          renewals: report.renewals.map((r) => ({
+            domain: r.domain,
+            state: r.state,
+            ...(r.newCertificateId ? { newCertificateId: r.newCertificateId } : {}),
+            ...(r.state === 'blocked' || r.state === 'failed' ? { reason: r.reason } : {}),
+          })),
+        }
+      : {}),
   };
 }

@@ -164,6 +164,19 @@ export interface IssueOptions {
 
 export type AddIssuedInput = Omit<AddPendingInput, 'status' | 'statusMsg' | 'dvAuthDeadline'> & IssueOptions;
 
+/** A free certificate applied for through ApplyCertificate (checked by the server beforehand). */
+export interface ApplyInput {
+  /** The one name; free certificates have no others. */
+  domain: string;
+  /** `DvAuthMethod`: DNS_AUTO orders show status 4, the others 0, as Tencent lists them. */
+  dvAuthMethod: 'DNS' | 'DNS_AUTO' | 'FILE';
+  alias?: string;
+  /** The certificate this order renews: the two are linked as Tencent links them. */
+  oldCertificateId?: string;
+  /** `CsrEncryptAlgo`. Default RSA, Tencent's default. */
+  encryptAlgorithm?: 'RSA' | 'ECC';
+}
+
 export interface CertificateStoreOptions {
   /** Seed of the generator for ids and validation values. Default fixed, so runs are repeatable. */
   seed?: number;
@@ -370,6 +383,36 @@ export class CertificateStore {
     };
     this.#records.set(id, record);
     return structuredClone(record);
+  }
+
+  /**
+   * What ApplyCertificate makes: a pending free DV order (TrustAsia C1 DV Free) for one name,
+   * validated by CNAME (or FILE), with the key Tencent generates at order time. A renewal records
+   * the old certificate in the new order's `CertificateExtra.OriginCertificateId` and the new
+   * order in the old one's `CertificateExtra.RenewOrder` and `HasRenewOrder` (the SDK model's
+   * "续费原证书 ID" and "续费证书 ID"; `ReplacedBy`/`ReplacedFor` are for reissues).
+   */
+  apply(input: ApplyInput): StoredCertificate {
+    const order = this.addPending({
+      domain: input.domain,
+      verifyType: input.dvAuthMethod === 'FILE' ? 'FILE' : 'CNAME',
+      status: input.dvAuthMethod === 'DNS_AUTO' ? 4 : 0,
+      orderVerifyType: input.dvAuthMethod,
+      keyAlgorithm: input.encryptAlgorithm === 'ECC' ? 'ec-p256' : 'rsa-2048',
+      ...(input.alias ? { alias: input.alias } : {}),
+    });
+    const id = order.CertificateId as string;
+    const old = input.oldCertificateId ? this.#records.get(input.oldCertificateId) : undefined;
+    if (!old) return order;
+    const extra = (record: StoredCertificate): Record<string, unknown> =>
+      typeof record.CertificateExtra === 'object' && record.CertificateExtra !== null
+        ? (record.CertificateExtra as Record<string, unknown>)
+        : {};
+    old.CertificateExtra = { ...extra(old), RenewOrder: id };
+    old.HasRenewOrder = id;
+    const created = this.#require(id);
+    created.CertificateExtra = { ...extra(created), OriginCertificateId: input.oldCertificateId };
+    return structuredClone(created);
   }
 
   /** A certificate that is already issued: ordered, then issued with real PEMs from the test CA. */

@@ -16,6 +16,7 @@ import {
   type CertificateStore,
   type DvAuth,
   PENDING_STATUSES,
+  parseTencentTime,
   type StoredCertificate,
 } from './certificate-store.js';
 import type { ActionHook } from './tencent-server.js';
@@ -35,6 +36,8 @@ export interface CaCheck {
   certificateId: string;
   records: CaRecordCheck[];
   issued: boolean;
+  /** The validation deadline (DVAuthDeadline) had passed: the CA closed the order (status 2). */
+  rejected?: true;
   /** Why the check could not be made (Route53 unreachable…); the certificate stays pending. */
   error?: string;
 }
@@ -45,6 +48,8 @@ export interface LocalCaOptions {
   route53: Route53Client;
   /** Called once per certificate the CA issues, with the check that passed. */
   onIssued?: (certificate: StoredCertificate, check: CaCheck) => void;
+  /** The CA's clock in ms, against which validation deadlines pass. Default `Date.now`. */
+  now?: () => number;
 }
 
 export interface LocalCa {
@@ -84,6 +89,15 @@ function expectedRecord(dvAuth: DvAuth): Omit<CaRecordCheck, 'found'> | undefine
 function dvAuthsOf(record: StoredCertificate): DvAuth[] {
   const detail = record.DvAuthDetail as { DvAuths?: unknown } | null | undefined;
   return Array.isArray(detail?.DvAuths) ? (detail.DvAuths as DvAuth[]) : [];
+}
+
+/** What Tencent's StatusMsg says of an order whose validation timed out (the SDK model's wording). */
+const VALIDATION_TIMED_OUT = '域名验证超时，订单自动关闭，请您重新进行证书申请';
+
+/** Epoch ms of the order's validation deadline; NaN when it has none. */
+function deadlineOf(record: StoredCertificate): number {
+  const text = String(record.DVAuthDeadline);
+  return /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(text) ? parseTencentTime(text).getTime() : Number.NaN;
 }
 
 function isPending(record: StoredCertificate | undefined): record is StoredCertificate {
@@ -143,12 +157,19 @@ function matches(type: string, wanted: string, values: string[]): boolean {
 
 export function createLocalCa(options: LocalCaOptions): LocalCa {
   const { store, route53 } = options;
+  const now = options.now ?? Date.now;
   const running = new Map<string, Promise<CaCheck | undefined>>();
 
   async function inspect(certificateId: string, zones: Promise<HostedZone[]>): Promise<CaCheck | undefined> {
     const record = store.get(certificateId);
     if (!isPending(record)) return undefined;
     const check: CaCheck = { certificateId, records: [], issued: false };
+    // Like the real CA, an order not validated by its deadline is closed and needs a new one.
+    if (deadlineOf(record) <= now()) {
+      store.setStatus(certificateId, 2, VALIDATION_TIMED_OUT);
+      check.rejected = true;
+      return check;
+    }
     try {
       const listed = await zones;
       for (const dvAuth of dvAuthsOf(record)) {

@@ -13,6 +13,7 @@ import {
   CertificateStore,
   type DvAuth,
   PENDING_STATUSES,
+  parseTencentTime,
   type StoredCertificate,
   seededRandom,
 } from './certificate-store.js';
@@ -25,6 +26,8 @@ const MAX_CLOCK_SKEW_SECONDS = 300;
 const DEFAULT_RATE_LIMIT = 10;
 const RATE_WINDOW_MS = 1000;
 const MAX_BODY_BYTES = 1024 * 1024;
+/** ApplyCertificate renews (OldCertificateId) only a certificate that expires within 30 days. */
+const RENEWAL_WINDOW_MS = 30 * 24 * 3_600_000;
 
 interface TencentCredential {
   secretId: string;
@@ -254,6 +257,12 @@ export interface StartTencentServerOptions {
   seed?: number;
   /** Server clock in ms, before the offset. Default `Date.now`. */
   now?: () => number;
+  /**
+   * Free certificates ApplyCertificate may still make; past it, it answers
+   * `FailedOperation.ExceedsFreeLimit` as Tencent does once the account's free quota is spent.
+   * Default: no limit.
+   */
+  freeCertificateQuota?: number;
 }
 
 export interface LocalTencentServer {
@@ -585,6 +594,7 @@ function defaultVerification(
 // HTTP plumbing
 
 const ACTIONS = [
+  'ApplyCertificate',
   'DescribeCertificates',
   'DescribeCertificate',
   'DescribeCertificateDetail',
@@ -667,6 +677,9 @@ export async function startTencentServer(options: StartTencentServerOptions): Pr
   const rateLimits = new Map<string, number>(Object.entries(options.rateLimitPerAction ?? {}));
   const acceptedAt = new Map<string, number[]>();
   let defaultRateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
+  const freeQuota = options.freeCertificateQuota;
+  /** Free certificates applied for so far (against `freeCertificateQuota`). */
+  let applied = 0;
   let clockOffsetSeconds = 0;
   let credentials = new Map<string, TencentCredential>();
   let closed: Promise<void> | undefined;
@@ -783,8 +796,122 @@ export async function startTencentServer(options: StartTencentServerOptions): Pr
     return record;
   }
 
+  /**
+   * ApplyCertificate: the checks of the API page (cloud.tencent.com/document/api/400/41678) on
+   * each field, then a pending order. Which code Tencent answers for each wrong value is not
+   * documented; this server answers `InvalidParameter` for a value of the wrong form and
+   * `FailedOperation.InvalidParam` for a well-formed request Tencent cannot serve.
+   */
+  function applyCertificate(params: Params): Params {
+    const method = optionalString(params, 'DvAuthMethod');
+    if (method === undefined) {
+      throw new LocalTencentApiError(
+        'MissingParameter',
+        'The request is missing a required parameter `DvAuthMethod`.',
+      );
+    }
+    if (method !== 'DNS' && method !== 'DNS_AUTO' && method !== 'FILE') {
+      throw invalidParameter('DvAuthMethod', 'expected DNS_AUTO, DNS or FILE');
+    }
+    const domain = optionalString(params, 'DomainName')?.trim().toLowerCase();
+    if (!domain) {
+      throw new LocalTencentApiError(
+        'MissingParameter',
+        'The request is missing a required parameter `DomainName`.',
+      );
+    }
+    if (domain.startsWith('*.')) {
+      throw new LocalTencentApiError(
+        'FailedOperation.InvalidParam',
+        'Free certificates cover a single domain name: wildcard domain names are not supported.',
+      );
+    }
+    if (!/^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/.test(domain)) {
+      throw invalidParameter('DomainName', 'expected a domain name');
+    }
+    optionalInteger(params, 'ProjectId', 0, Number.MAX_SAFE_INTEGER);
+    const packageType = optionalString(params, 'PackageType');
+    if (packageType !== undefined && packageType !== '83') {
+      throw invalidParameter('PackageType', 'only 83 (TrustAsia C1 DV Free) is supported');
+    }
+    const validity = optionalString(params, 'ValidityPeriod');
+    if (validity !== undefined && validity !== '3') {
+      throw invalidParameter('ValidityPeriod', 'only 3 (months) is supported');
+    }
+    const algorithm = optionalString(params, 'CsrEncryptAlgo') ?? 'RSA';
+    if (algorithm !== 'RSA' && algorithm !== 'ECC')
+      throw invalidParameter('CsrEncryptAlgo', 'expected RSA or ECC');
+    const keyParameter = optionalString(params, 'CsrKeyParameter');
+    if (algorithm === 'ECC' ? keyParameter !== 'prime256v1' : ![undefined, '2048'].includes(keyParameter)) {
+      throw invalidParameter('CsrKeyParameter', 'expected 2048 for RSA, prime256v1 for ECC');
+    }
+    const deleteRecords = params.DeleteDnsAutoRecord;
+    if (deleteRecords !== undefined && deleteRecords !== null) {
+      if (typeof deleteRecords !== 'boolean')
+        throw invalidParameter('DeleteDnsAutoRecord', 'expected a boolean');
+      if (method !== 'DNS_AUTO')
+        throw invalidParameter('DeleteDnsAutoRecord', 'only with DvAuthMethod DNS_AUTO');
+    }
+    if (params.DnsNames !== undefined && params.DnsNames !== null) {
+      throw invalidParameter('DnsNames', 'not supported yet');
+    }
+    const oldId = optionalString(params, 'OldCertificateId');
+    if (oldId !== undefined) checkRenewable(oldId, domain);
+    if (freeQuota !== undefined && applied >= freeQuota) {
+      throw new LocalTencentApiError(
+        'FailedOperation.ExceedsFreeLimit',
+        'The number of free certificates exceeds the maximum value.',
+      );
+    }
+    const alias = optionalString(params, 'Alias');
+    const order = store.apply({
+      domain,
+      dvAuthMethod: method,
+      encryptAlgorithm: algorithm,
+      ...(alias ? { alias } : {}),
+      ...(oldId ? { oldCertificateId: oldId } : {}),
+    });
+    applied += 1;
+    return { CertificateId: order.CertificateId };
+  }
+
+  /** OldCertificateId: "证书有效期在30天内，且未过期" — an issued certificate of that name expiring within 30 days. */
+  function checkRenewable(oldId: string, domain: string): void {
+    const old = store.get(oldId);
+    if (!old) {
+      throw new LocalTencentApiError(
+        'FailedOperation.CertificateNotFound',
+        'The certificate does not exist.',
+      );
+    }
+    if (old.Status !== 1) {
+      throw new LocalTencentApiError(
+        'FailedOperation.InvalidCertificateStatusCode',
+        'The certificate to renew is not issued.',
+      );
+    }
+    const endTime = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(String(old.CertEndTime))
+      ? parseTencentTime(String(old.CertEndTime)).getTime()
+      : Number.NaN;
+    const left = endTime - now();
+    if (!(left > 0 && left <= RENEWAL_WINDOW_MS)) {
+      throw new LocalTencentApiError(
+        'FailedOperation.InvalidParam',
+        'A certificate can be renewed only within 30 days of its expiry and before it expires.',
+      );
+    }
+    if (String(old.Domain).toLowerCase() !== domain) {
+      throw new LocalTencentApiError(
+        'FailedOperation.InvalidParam',
+        'The domain name differs from that of the certificate to renew.',
+      );
+    }
+  }
+
   async function handle(action: Action, params: Params): Promise<Params> {
     switch (action) {
+      case 'ApplyCertificate':
+        return applyCertificate(params);
       case 'DescribeCertificates': {
         const offset = optionalInteger(params, 'Offset', 0, Number.MAX_SAFE_INTEGER) ?? 0;
         // Documented: "values exceeding 1000 will be treated as 1000".

@@ -53,6 +53,9 @@ export function createSyncDeps(base: BaseDeps, options: SyncDepsOptions = {}): S
       recordTtl: config.recordTtl,
       waitForInsync: config.waitForInsync,
       dryRun: config.dryRun,
+      ...(config.renewal
+        ? { certificates: config.renewal.certificates, renewBeforeDays: config.renewal.renewBeforeDays }
+        : {}),
     },
   };
 }

@@ -53,7 +53,7 @@ const count = (name: string, value: number): RunMetric => ({ name, unit: 'Count'
 /**
  * - what the run did, every run: `RecordsWritten` (validation records created or updated),
  *   `ExportsWritten` (secret versions written inline), `RenewalFailures` (the report's renewals
- *   that failed; 0 without renewals);
+ *   that failed or are blocked; 0 without renewals);
  * - how the account stands, full runs only (not a run cut short by a failure of every
  *   certificate): `Certificates<Outcome>`, `BlockedCertificates`, `DaysUntilSoonestExpiry` (of
  *   the newest issued certificate of each name set; absent without one) and
@@ -70,7 +70,10 @@ export function syncRunMetrics(report: SyncReport, options: SyncMetricsOptions):
   const metrics = [
     count('RecordsWritten', written),
     count('ExportsWritten', exported),
-    count('RenewalFailures', renewalsOf(report).filter((r) => r.result === 'failed').length),
+    count(
+      'RenewalFailures',
+      renewalsOf(report).filter((r) => r.state === 'failed' || r.state === 'blocked').length,
+    ),
   ];
   if (options.partial || report.fatal) return metrics;
 

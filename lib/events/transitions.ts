@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
 import type { ExportEntry, ExportReport } from '../export.js';
+import type { RenewalReport } from '../renew.js';
 import type { CertificateReport, SyncReport } from '../sync-types.js';
 import { CertificateStatus } from '../tencent/ssl-api.js';
 import { type BlockedDetail, DETAIL_TYPES, type Transition, type TransitionDetail } from './types.js';
@@ -171,16 +171,6 @@ function issued(c: CertificateReport, now: number): Transition[] {
   return [transition(detail, untilAfterExpiry(c, now))];
 }
 
-/**
- * The `acm` result of an export entry. The import into ACM is another module's: its field is
- * read, never assumed (absent, or of another shape, means no import to announce).
- */
-const AcmResultSchema = z.object({
-  result: z.string(),
-  certificateArn: z.string().optional(),
-  region: z.string().optional(),
-});
-
 /** Exported (a secret version written) and imported into ACM. */
 function delivered(entry: ExportEntry, domains: string[]): Transition[] {
   const transitions: Transition[] = [];
@@ -197,19 +187,17 @@ function delivered(entry: ExportEntry, domains: string[]): Transition[] {
     };
     transitions.push(transition(detail, DELIVERY_TTL_MS, entry.versionId));
   }
-  const acm = AcmResultSchema.safeParse((entry as { acm?: unknown }).acm);
-  if (acm.success && (acm.data.result === 'imported' || acm.data.result === 'reimported')) {
-    const { result, certificateArn, region } = acm.data;
+  const { acm } = entry;
+  if (acm && (acm.result === 'imported' || acm.result === 'reimported')) {
     const detail: TransitionDetail = {
       transition: 'certificate-imported',
       certificateId: entry.certificateId,
       domains,
-      result,
-      ...(certificateArn ? { certificateArn } : {}),
-      ...(region ? { region } : {}),
+      result: acm.result,
+      ...(acm.arn ? { certificateArn: acm.arn } : {}),
     };
     const what = entry.fingerprintSha256 ?? entry.versionId ?? '';
-    transitions.push(transition(detail, DELIVERY_TTL_MS, digest([certificateArn ?? '', what])));
+    transitions.push(transition(detail, DELIVERY_TTL_MS, digest([acm.arn ?? '', what])));
   }
   return transitions;
 }
@@ -229,47 +217,24 @@ function expiring(c: CertificateReport, newest: boolean, options: TransitionOpti
   return [transition(detail, untilAfterExpiry(c, options.now))];
 }
 
-/**
- * One entry of the report's `renewals`. The list belongs to the renewal module: it is read, not
- * assumed. An entry names the order it placed as `newCertificateId` (or `orderId`), or as its
- * `certificateId` when its result says an order was placed; anything else is no order.
- */
-const RenewalEntrySchema = z.object({
-  certificateId: z.string().optional(),
-  newCertificateId: z.string().optional(),
-  orderId: z.string().optional(),
-  oldCertificateId: z.string().optional(),
-  domain: z.string().optional(),
-  domains: z.array(z.string()).optional(),
-  result: z.string().optional(),
-});
-export type RenewalEntry = z.infer<typeof RenewalEntrySchema>;
-
-const ORDER_PLACED: ReadonlySet<string> = new Set(['applied', 'requested', 'ordered', 'created', 'renewed']);
-
-/** The readable entries of the report's `renewals` (none when the report has no such list). */
-export function renewalsOf(report: SyncReport): RenewalEntry[] {
-  const raw = (report as { renewals?: unknown }).renewals;
-  if (!Array.isArray(raw)) return [];
-  return raw.flatMap((entry) => {
-    const parsed = RenewalEntrySchema.safeParse(entry);
-    return parsed.success ? [parsed.data] : [];
-  });
+/** The report's renewals (none when the run does not renew). */
+export function renewalsOf(report: SyncReport): RenewalReport[] {
+  return report.renewals ?? [];
 }
 
+/**
+ * An order this run placed (a free certificate spent) is announced once; an order an earlier run
+ * placed was announced by it. `certificateId` is the new order; the one it renews, if any, is
+ * `oldCertificateId`.
+ */
 function renewalsRequested(report: SyncReport): Transition[] {
   return renewalsOf(report).flatMap((entry) => {
-    const placed = entry.result !== undefined && ORDER_PLACED.has(entry.result);
-    const orderId = entry.newCertificateId ?? entry.orderId ?? (placed ? entry.certificateId : undefined);
-    if (!orderId) return [];
-    const oldCertificateId =
-      entry.oldCertificateId ??
-      (entry.certificateId !== orderId && entry.certificateId ? entry.certificateId : undefined);
+    if (!entry.appliedThisRun || !entry.newCertificateId) return [];
     const detail: TransitionDetail = {
       transition: 'renewal-requested',
-      certificateId: orderId,
-      domains: entry.domains ?? (entry.domain ? [entry.domain] : []),
-      ...(oldCertificateId ? { oldCertificateId } : {}),
+      certificateId: entry.newCertificateId,
+      domains: [entry.domain],
+      ...(entry.certificateId ? { oldCertificateId: entry.certificateId } : {}),
     };
     return [transition(detail, DELIVERY_TTL_MS)];
   });

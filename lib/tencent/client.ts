@@ -10,6 +10,7 @@ import {
   classifyHttpStatus,
   classifyNetworkError,
   DEFAULT_RETRY_POLICY,
+  mayResend,
   type RetryDecision,
   type RetryPolicy,
 } from './retry-policy.js';
@@ -69,6 +70,12 @@ export interface TencentClientOptions {
 export interface CallOptions {
   /** Once aborted, no further attempt is sent and the one in flight is cut (the signal's reason is thrown). */
   signal?: AbortSignal;
+  /**
+   * False for an action that changes something at Tencent (ApplyCertificate): a failed attempt is
+   * sent again only when the failure shows Tencent did not act on it (`mayResend`). Default true:
+   * the reads may be sent as often as the retry policy allows.
+   */
+  idempotent?: boolean;
 }
 
 export interface TencentResult<T> {
@@ -185,6 +192,9 @@ export class TencentClient {
           });
           continue;
         }
+      }
+      if (decision === 'retry' && options.idempotent === false && !mayResend(failureFacts(error))) {
+        throw this.#finalError(error, attempt, decision);
       }
       if (decision === 'retry' && attemptsLeft) {
         const wait = backoffDelay(this.#policy, attempt, this.#random);
@@ -402,6 +412,13 @@ export class TencentClient {
       cause: error.cause,
     });
   }
+}
+
+/** What `mayResend` needs to know of a failed attempt. */
+function failureFacts(error: TencentApiError | TencentResponseError): { code: string; networkCode?: string } {
+  if (error instanceof TencentResponseError) return { code: 'MalformedResponse' };
+  const networkCode = (error.cause as { code?: unknown } | undefined)?.code;
+  return typeof networkCode === 'string' ? { code: error.code, networkCode } : { code: error.code };
 }
 
 function responseError(

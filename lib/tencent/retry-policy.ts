@@ -70,6 +70,13 @@ export function isCredentialFailure(code: string): boolean {
   );
 }
 
+/** Tencent's answers for a request refused before it was handled: too many at once. */
+const THROTTLING_CODES: ReadonlySet<string> = new Set(
+  [...RETRYABLE_CODES].filter(
+    (code) => code.startsWith('RequestLimitExceeded') || code.startsWith('LimitExceeded'),
+  ),
+);
+
 /** Network failures of undici and Node that say nothing about the request itself. */
 const RETRYABLE_NETWORK_CODES: ReadonlySet<string> = new Set([
   'ECONNRESET',
@@ -85,6 +92,69 @@ const RETRYABLE_NETWORK_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
+]);
+
+/**
+ * Network failures that happen before a request leaves: no connection was made, so nothing was
+ * sent. Every other network failure (a reset or timed-out connection) may come after Tencent
+ * received the request and acted on it.
+ */
+export const NOT_SENT_NETWORK_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * Whether a failed request that changes something (ApplyCertificate: each accepted call spends a
+ * free certificate) may be sent again within the call: only when the failure shows that Tencent
+ * did not act on it. Throttling refuses a request before it is handled, and a connection never
+ * made carried nothing. A 5xx from a gateway, a body cut short, `InternalError` or a reset
+ * connection may all come after the order was made, so they are not resent.
+ */
+export function mayResend(failure: { code: string; networkCode?: string | undefined }): boolean {
+  if (failure.code === 'NetworkError') {
+    return failure.networkCode !== undefined && NOT_SENT_NETWORK_CODES.has(failure.networkCode);
+  }
+  return THROTTLING_CODES.has(failure.code);
+}
+
+/**
+ * ApplyCertificate answers that refuse the application until a person acts: the free quota is
+ * spent (about 50 a year per account, and a cap per main domain), the account has no real-name
+ * verification, or the request itself is wrong (a parameter, the old certificate of a renewal).
+ * Codes from the action's list in tencentcloud-sdk-go `ssl/v20191205/client.go` and their
+ * meaning in `errors.go`; every `InvalidParameter*` code counts too.
+ */
+export const APPLY_REFUSED_FOR_GOOD_CODES: ReadonlySet<string> = new Set([
+  'FailedOperation.ExceedsFreeLimit',
+  'FailedOperation.MainDomainCertificateCountLimit',
+  'FailedOperation.PackageCountLimit',
+  'FailedOperation.PackageExpired',
+  'FailedOperation.NoRealNameAuth',
+  'FailedOperation.NoProjectPermission',
+  'FailedOperation.InvalidParam',
+  'FailedOperation.CertificateNotFound',
+  'FailedOperation.InvalidCertificateStatusCode',
+  'FailedOperation.OrderAlreadyReplaced',
+  'MissingParameter',
+]);
+
+/**
+ * ApplyCertificate answers after which the order may exist all the same: Tencent failed inside,
+ * or the CA's side failed after the order was taken. Like a lost answer, they are not taken for a
+ * refusal, so that a second order is never made for one need.
+ */
+export const APPLY_OUTCOME_UNKNOWN_CODES: ReadonlySet<string> = new Set([
+  'InternalError',
+  'InternalError.BackendResponseEmpty',
+  'InternalError.BackendResponseError',
+  'FailedOperation.NetworkError',
+  'FailedOperation.SystemError',
+  'FailedOperation.CannotGetOrder',
+  'FailedOperation.OrderReplaceFailed',
 ]);
 
 export function classifyApiError(code: string): RetryDecision {

@@ -245,6 +245,13 @@ export type CertificateDetail = z.output<typeof CertificateDetailSchema>;
 export const CompleteCertificateResponseSchema = z.object({ CertificateId: str });
 export type CompleteCertificateResponse = z.output<typeof CompleteCertificateResponseSchema>;
 
+/**
+ * ApplyCertificate: the id of the new order, which Tencent then lists as pending with its DvAuths.
+ * Read strictly: an answer without it leaves the order unknown, and is reported as such.
+ */
+export const ApplyCertificateResponseSchema = z.object({ CertificateId: z.string().min(1) });
+export type ApplyCertificateResponse = z.output<typeof ApplyCertificateResponseSchema>;
+
 /** DownloadCertificate: `Content` is a base64 ZIP with one folder per server type. */
 export const DownloadCertificateResponseSchema = z.object({
   Content: str,

@@ -1,5 +1,14 @@
 import type { CallOptions, TencentClient } from './client.js';
+import { TencentApiError, TencentResponseError } from './errors.js';
 import {
+  APPLY_OUTCOME_UNKNOWN_CODES,
+  APPLY_REFUSED_FOR_GOOD_CODES,
+  isCredentialFailure,
+  NOT_SENT_NETWORK_CODES,
+} from './retry-policy.js';
+import {
+  type ApplyCertificateResponse,
+  ApplyCertificateResponseSchema,
   type CertificateDetail,
   CertificateDetailSchema,
   type CertificateListItem,
@@ -56,6 +65,88 @@ export interface ListCertificatesOptions {
   onInvalid?: (item: InvalidListItem) => void;
   /** Called for each field the tool acts on that was unreadable and read as not set (the certificate is kept). */
   onWarning?: (warning: ListItemWarning) => void;
+}
+
+/**
+ * ApplyCertificate's request (free DV certificates), as the official SDK models and the API page
+ * declare it (tencentcloud-sdk-nodejs `ssl_models.ts`; cloud.tencent.com/document/api/400/41678).
+ */
+export interface ApplyCertificateParams {
+  /** `DNS` for manual DNS validation (Route53); `DNS_AUTO` only for zones on Tencent's DNSPod; `FILE`. */
+  DvAuthMethod: 'DNS' | 'DNS_AUTO' | 'FILE';
+  /** The one name of the certificate: free certificates cover a single name, never a wildcard. */
+  DomainName: string;
+  /** Default 0, the default project. */
+  ProjectId?: number;
+  /** Optional; `83` (TrustAsia C1 DV Free) is the only type the API accepts today. */
+  PackageType?: string;
+  ContactEmail?: string;
+  ContactPhone?: string;
+  /** Months; `3` (the default) is the only value accepted today. */
+  ValidityPeriod?: string;
+  /** `RSA` (default) or `ECC`. */
+  CsrEncryptAlgo?: 'RSA' | 'ECC';
+  /** `2048` for RSA, `prime256v1` for ECC (required with ECC). */
+  CsrKeyParameter?: string;
+  /** Only for the JKS and PFX downloads. */
+  CsrKeyPassword?: string;
+  Alias?: string;
+  /**
+   * The certificate this one renews. Accepted only while that one expires within 30 days and has
+   * not expired; it links the two as a renewal (used by Tencent's certificate hosting).
+   */
+  OldCertificateId?: string;
+  /** Only with `DNS_AUTO`: remove the validation records once issued. */
+  DeleteDnsAutoRecord?: boolean;
+  /** Further names; documented as not yet supported. */
+  DnsNames?: string[];
+}
+
+/**
+ * What a failed ApplyCertificate means for the need it was made for:
+ * - `refused-for-good`: Tencent refused it and will again until a person acts (quota spent, no
+ *   real-name verification, a wrong parameter);
+ * - `not-permitted`: the credentials may not apply (CAM): a person must grant it;
+ * - `refused`: refused for now (throttling, a service down for a moment): a later run may retry;
+ * - `unknown`: the order may exist (no answer, a garbled one, an internal error): applying again
+ *   could make a second order.
+ */
+type ApplyFailureKind = 'refused-for-good' | 'not-permitted' | 'refused' | 'unknown';
+
+export interface ApplyFailure {
+  kind: ApplyFailureKind;
+  /** Tencent's error code, or `NetworkError`, `HttpError`, `MalformedResponse`. */
+  code: string;
+  message: string;
+  requestId?: string | undefined;
+}
+
+/** Reads the failure of an ApplyCertificate call (anything it threw). */
+export function applyFailureOf(error: unknown): ApplyFailure {
+  if (error instanceof TencentResponseError) {
+    return { kind: 'unknown', code: 'MalformedResponse', message: error.message, requestId: error.requestId };
+  }
+  if (!(error instanceof TencentApiError)) {
+    return {
+      kind: 'unknown',
+      code: 'Error',
+      message: error instanceof Error ? error.message : String(error),
+    };
+  }
+  const facts = { code: error.code, message: error.reason, requestId: error.requestId };
+  if (error.code === 'NetworkError') {
+    const networkCode = (error.cause as { code?: unknown } | undefined)?.code;
+    const notSent = typeof networkCode === 'string' && NOT_SENT_NETWORK_CODES.has(networkCode);
+    return { kind: notSent ? 'refused' : 'unknown', ...facts };
+  }
+  if (error.code === 'HttpError' || APPLY_OUTCOME_UNKNOWN_CODES.has(error.code)) {
+    return { kind: 'unknown', ...facts };
+  }
+  if (APPLY_REFUSED_FOR_GOOD_CODES.has(error.code) || error.code.startsWith('InvalidParameter')) {
+    return { kind: 'refused-for-good', ...facts };
+  }
+  if (isCredentialFailure(error.code)) return { kind: 'not-permitted', ...facts };
+  return { kind: 'refused', ...facts };
 }
 
 /** The Tencent Cloud SSL actions this project uses, named after the remote operations. */
@@ -179,6 +270,24 @@ export class TencentSslApi {
   /** When a call of `action` made now would leave, about: for callers that can choose between actions. */
   nextSlot(action: string): number {
     return this.client.nextSlot(action);
+  }
+
+  /**
+   * Applies for a free DV certificate; answers the new order's id. Each accepted call spends one
+   * of the account's free certificates, so the call is sent again only after failures that show
+   * Tencent did not act on it (throttling, no connection): see `applyFailureOf` for the rest.
+   */
+  async applyCertificate(
+    params: ApplyCertificateParams,
+    options: CallOptions = {},
+  ): Promise<ApplyCertificateResponse> {
+    const { data } = await this.client.call(
+      'ApplyCertificate',
+      { ...params },
+      ApplyCertificateResponseSchema,
+      { ...options, idempotent: false },
+    );
+    return data;
   }
 
   /** Asks the CA to check the domain validation now. */

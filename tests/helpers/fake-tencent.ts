@@ -30,6 +30,9 @@ export interface FakeCertificate {
   productName?: string;
   /** Make CompleteCertificate fail with this error code. */
   completeError?: string;
+  /** `CertEndTime` and `InsertTime` as listed (Tencent's `YYYY-MM-DD HH:mm:ss`, UTC+8). */
+  endTime?: string;
+  insertTime?: string;
 }
 
 export const cname = (key: string, value: string, domain: string): RawDvAuth => ({
@@ -66,6 +69,8 @@ export class FakeTencent {
       DVAuthDeadline: '2026-12-01 12:00:00',
       PackageType: cert.packageType,
       ProductZhName: cert.productName,
+      CertEndTime: cert.endTime,
+      InsertTime: cert.insertTime,
     });
   }
 

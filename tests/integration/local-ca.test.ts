@@ -192,6 +192,19 @@ describe('the local CA', () => {
 });
 
 describe('txtText', () => {
+  it('closes an order whose validation deadline passed (status 2), even with its records in place', async () => {
+    const id = String(
+      store.addPending({ domain: 'www.example.com', dvAuthDeadline: new Date(Date.now() - 1000) })
+        .CertificateId,
+    );
+    for (const auth of dvAuths(id)) await put('public', cname(auth));
+
+    const check = await ca.check(id);
+
+    expect(check).toMatchObject({ certificateId: id, rejected: true, issued: false });
+    expect(store.get(id)).toMatchObject({ Status: 2, StatusName: 'review failed' });
+  });
+
   it('joins the character-strings of one TXT value and unescapes quotes', () => {
     expect(txtText('"part one" "part \\"two\\""')).toBe('part onepart "two"');
   });

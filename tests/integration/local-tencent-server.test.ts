@@ -952,3 +952,147 @@ describe('CertificateStore', () => {
     });
   });
 });
+
+describe('ApplyCertificate', () => {
+  it('answers the documented request in the documented shape with a new pending order', async () => {
+    const server = await start();
+    const example = loadDocumented('apply-certificate');
+
+    const response = await call(server, 'ApplyCertificate', example.request);
+    const { RequestId: requestId, ...fields } = response;
+    const { RequestId: _id, ...documented } = example.response.Response;
+
+    expect(Object.keys(fields)).toEqual(Object.keys(documented));
+    expect(fields.CertificateId).toMatch(/^[A-Za-z0-9]{8}$/);
+    expect(requestId).toMatch(UUID);
+    expect(server.store.get(fields.CertificateId)).toMatchObject({ Domain: 'wgc.red', Status: 4 });
+  });
+
+  it('makes a manual DNS order pending (status 0) with a CNAME to write, as the list shows it', async () => {
+    const server = await start();
+
+    const { CertificateId: id } = await call(server, 'ApplyCertificate', {
+      DvAuthMethod: 'DNS',
+      DomainName: 'WWW.Example.com',
+      Alias: 'tencent-ssl-sync',
+    });
+    const page = await call(server, 'DescribeCertificates', { CertIds: [id] });
+    const detail = await call(server, 'DescribeCertificate', { CertificateId: id });
+
+    expect(page.Certificates[0]).toMatchObject({
+      CertificateId: id,
+      Domain: 'www.example.com',
+      SubjectAltName: ['www.example.com'],
+      Status: 0,
+      VerifyType: 'DNS',
+      Alias: 'tencent-ssl-sync',
+      PackageType: '83',
+    });
+    expect(detail.DvAuthDetail.DvAuths).toEqual([
+      expect.objectContaining({ DvAuthDomain: 'www.example.com', DvAuthVerifyType: 'CNAME' }),
+    ]);
+  });
+
+  it('links a renewal to the certificate it renews, both ways', async () => {
+    const server = await start();
+    const old = await server.store.addIssued({ domain: 'api.example.com', validDays: 20 });
+
+    const { CertificateId: id } = await call(server, 'ApplyCertificate', {
+      DvAuthMethod: 'DNS',
+      DomainName: 'api.example.com',
+      OldCertificateId: old.CertificateId,
+    });
+
+    expect(server.store.get(id)?.CertificateExtra).toMatchObject({ OriginCertificateId: old.CertificateId });
+    expect(server.store.get(String(old.CertificateId))).toMatchObject({
+      CertificateExtra: expect.objectContaining({ RenewOrder: id }),
+      HasRenewOrder: id,
+    });
+  });
+
+  it('refuses to renew a certificate with more than 30 days left, or one of another name', async () => {
+    const server = await start();
+    const fresh = await server.store.addIssued({ domain: 'api.example.com', validDays: 60 });
+    const expiring = await server.store.addIssued({ domain: 'api.example.com', validDays: 10 });
+
+    const early = await call(server, 'ApplyCertificate', {
+      DvAuthMethod: 'DNS',
+      DomainName: 'api.example.com',
+      OldCertificateId: fresh.CertificateId,
+    });
+    const otherName = await call(server, 'ApplyCertificate', {
+      DvAuthMethod: 'DNS',
+      DomainName: 'www.example.com',
+      OldCertificateId: expiring.CertificateId,
+    });
+    const unknown = await call(server, 'ApplyCertificate', {
+      DvAuthMethod: 'DNS',
+      DomainName: 'api.example.com',
+      OldCertificateId: 'nope1234',
+    });
+
+    expect(early.Error.Code).toBe('FailedOperation.InvalidParam');
+    expect(otherName.Error.Code).toBe('FailedOperation.InvalidParam');
+    expect(unknown.Error.Code).toBe('FailedOperation.CertificateNotFound');
+    expect(server.store.size).toBe(2);
+  });
+
+  it('refuses a wildcard, a missing domain, an unknown method and the unsupported DnsNames', async () => {
+    const server = await start();
+
+    const answers = await Promise.all([
+      call(server, 'ApplyCertificate', { DvAuthMethod: 'DNS', DomainName: '*.example.com' }),
+      call(server, 'ApplyCertificate', { DvAuthMethod: 'DNS' }),
+      call(server, 'ApplyCertificate', { DvAuthMethod: 'EMAIL', DomainName: 'example.com' }),
+      call(server, 'ApplyCertificate', { DvAuthMethod: 'DNS', DomainName: 'a.example.com', DnsNames: ['b'] }),
+      call(server, 'ApplyCertificate', {
+        DvAuthMethod: 'DNS',
+        DomainName: 'a.example.com',
+        PackageType: '2',
+      }),
+    ]);
+
+    expect(answers.map((a) => a.Error?.Code)).toEqual([
+      'FailedOperation.InvalidParam',
+      'MissingParameter',
+      'InvalidParameter',
+      'InvalidParameter',
+      'InvalidParameter',
+    ]);
+    expect(server.store.size).toBe(0);
+  });
+
+  it('answers FailedOperation.ExceedsFreeLimit once the free quota is spent', async () => {
+    const server = await start({ freeCertificateQuota: 1 });
+
+    const first = await call(server, 'ApplyCertificate', {
+      DvAuthMethod: 'DNS',
+      DomainName: 'a.example.com',
+    });
+    const second = await call(server, 'ApplyCertificate', {
+      DvAuthMethod: 'DNS',
+      DomainName: 'b.example.com',
+    });
+
+    expect(first.CertificateId).toEqual(expect.any(String));
+    expect(second.Error.Code).toBe('FailedOperation.ExceedsFreeLimit');
+    expect(server.store.size).toBe(1);
+  });
+
+  it('fails with a quota error injected as a fault, making no order', async () => {
+    const server = await start();
+    server.faults.inject({
+      action: 'ApplyCertificate',
+      times: 1,
+      fault: { kind: 'error', code: 'FailedOperation.MainDomainCertificateCountLimit' },
+    });
+
+    const refused = await call(server, 'ApplyCertificate', {
+      DvAuthMethod: 'DNS',
+      DomainName: 'a.example.com',
+    });
+
+    expect(refused.Error.Code).toBe('FailedOperation.MainDomainCertificateCountLimit');
+    expect(server.store.size).toBe(0);
+  });
+});

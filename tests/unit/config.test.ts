@@ -262,7 +262,7 @@ describe('loadConfig', () => {
   it('reads RENEW_BEFORE_DAYS as a number of days, 30 by default', () => {
     expect(loadConfig({ ...CREDENTIALS, RENEW_BEFORE_DAYS: '21' }).renewBeforeDays).toBe(21);
     expect(problemsOf({ ...CREDENTIALS, RENEW_BEFORE_DAYS: '0' })).toEqual([
-      'RENEW_BEFORE_DAYS must be a number above 0 and at most 365, got "0"',
+      'RENEW_BEFORE_DAYS must be a whole number of days from 1 to 80, got "0"',
     ]);
   });
 });
@@ -275,5 +275,78 @@ describe('loadStateTableName', () => {
 
   it('throws a ConfigError for an invalid name', () => {
     expect(() => loadStateTableName({ STATE_TABLE: 'no spaces allowed' })).toThrow(ConfigError);
+  });
+});
+
+describe('CERTIFICATES and RENEW_BEFORE_DAYS', () => {
+  const ALLOWED = { ...CREDENTIALS, ALLOWED_DOMAINS: 'example.com' };
+
+  it('leaves renewal out when CERTIFICATES is unset', () => {
+    expect(loadConfig(ALLOWED).renewal).toBeUndefined();
+  });
+
+  it('reads the names like the allow-list, with a 30-day window by default', () => {
+    const config = loadConfig({
+      ...ALLOWED,
+      CERTIFICATES: 'WWW.Example.com., api.example.com,www.example.com',
+    });
+
+    expect(config.renewal).toEqual({
+      certificates: ['www.example.com', 'api.example.com'],
+      renewBeforeDays: 30,
+    });
+  });
+
+  it('reads RENEW_BEFORE_DAYS as whole days from 1 to 80', () => {
+    const at = (days: string) =>
+      loadConfig({ ...ALLOWED, CERTIFICATES: 'example.com', RENEW_BEFORE_DAYS: days });
+
+    expect(at('1').renewal?.renewBeforeDays).toBe(1);
+    expect(at('80').renewal?.renewBeforeDays).toBe(80);
+    for (const bad of ['0', '81', '7.5', 'soon']) {
+      expect(problemsOf({ ...ALLOWED, RENEW_BEFORE_DAYS: bad })).toEqual([
+        `RENEW_BEFORE_DAYS must be a whole number of days from 1 to 80, got "${bad}"`,
+      ]);
+    }
+  });
+
+  it('refuses a wildcard: free certificates cover a single name', () => {
+    expect(problemsOf({ ...ALLOWED, CERTIFICATES: '*.example.com' })).toEqual([
+      expect.stringMatching(
+        /^CERTIFICATES: "\*\.example\.com" is a wildcard, and Tencent's free certificates .* cover a single name, never a wildcard/,
+      ),
+    ]);
+  });
+
+  it('refuses a name outside ALLOWED_DOMAINS, naming the allow-list', () => {
+    expect(problemsOf({ ...ALLOWED, CERTIFICATES: 'www.example.com,www.example.org' })).toEqual([
+      expect.stringMatching(/^CERTIFICATES: www\.example\.org lies outside ALLOWED_DOMAINS \(example\.com\)/),
+    ]);
+  });
+
+  it('accepts any name with ALLOWED_DOMAINS=*, and none without ALLOWED_DOMAINS', () => {
+    expect(
+      loadConfig({ ...CREDENTIALS, ALLOWED_DOMAINS: '*', CERTIFICATES: 'www.example.org' }).renewal,
+    ).toEqual({
+      certificates: ['www.example.org'],
+      renewBeforeDays: 30,
+    });
+    expect(problemsOf({ ...CREDENTIALS, CERTIFICATES: 'www.example.org' })).toEqual([
+      expect.stringMatching(/^CERTIFICATES is set but ALLOWED_DOMAINS is not/),
+    ]);
+  });
+
+  it('refuses a public suffix and what is no host name, with every other problem', () => {
+    expect(
+      problemsOf({
+        ...CREDENTIALS,
+        ALLOWED_DOMAINS: '*',
+        CERTIFICATES: 'co.uk,_dmarc.example.com,exa mple.com',
+      }),
+    ).toEqual([
+      'CERTIFICATES: "co.uk" is a public suffix, not a domain of yours',
+      'CERTIFICATES: "_dmarc.example.com" is not a host name',
+      'CERTIFICATES: "exa mple.com" is not a host name',
+    ]);
   });
 });

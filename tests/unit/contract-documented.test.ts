@@ -10,12 +10,13 @@ import type { CallOptions, TencentClient } from '../../lib/tencent/client.js';
 import { TencentApiError } from '../../lib/tencent/errors.js';
 import { classifyApiError } from '../../lib/tencent/retry-policy.js';
 import {
+  ApplyCertificateResponseSchema,
   CertificateDetailSchema,
   CompleteCertificateResponseSchema,
   DescribeCertificatesResponseSchema,
   EnvelopeSchema,
 } from '../../lib/tencent/schemas.js';
-import { PENDING_STATUSES, TencentSslApi } from '../../lib/tencent/ssl-api.js';
+import { applyFailureOf, PENDING_STATUSES, TencentSslApi } from '../../lib/tencent/ssl-api.js';
 import { certificateDomains, planValidationRecords } from '../../lib/validation/plan.js';
 import { type DocumentedExample, documentedNames, loadDocumented } from '../helpers/fixtures.js';
 
@@ -166,6 +167,17 @@ describe('other documented answers', () => {
     });
   });
 
+  it('ApplyCertificate: names the new order', () => {
+    expect(ApplyCertificateResponseSchema.parse(response('apply-certificate'))).toEqual({
+      CertificateId: 'a9TsmZkL',
+    });
+  });
+
+  it('ApplyCertificate: an answer without the new id is refused, not read as an order', () => {
+    const { CertificateId: _, ...withoutId } = response('apply-certificate');
+    expect(ApplyCertificateResponseSchema.safeParse(withoutId).success).toBe(false);
+  });
+
   it.each(['download-certificate', 'apply-certificate', 'complete-certificate'])(
     '%s: a success envelope with a RequestId',
     (name) => {
@@ -201,6 +213,32 @@ describe('documented errors', () => {
   });
 });
 
+describe('documented errors of ApplyCertificate', () => {
+  it.each([
+    ['errors/exceeds-free-limit', 'refused-for-good'],
+    ['errors/main-domain-certificate-count-limit', 'refused-for-good'],
+    ['errors/cam-authorized-fail', 'not-permitted'],
+    ['errors/signature-failure', 'not-permitted'],
+    ['errors/system-error', 'unknown'],
+    ['errors/service-unavailable', 'refused'],
+    ['errors/unsupported-operation', 'refused'],
+  ] as const)('%s: %s', (name, kind) => {
+    const { Code, Message } = loadDocumented(name).response.Response.Error as {
+      Code: string;
+      Message: string;
+    };
+    const error = new TencentApiError({
+      code: Code,
+      message: Message,
+      action: 'ApplyCertificate',
+      requestId: 'r-1',
+      retryable: false,
+    });
+
+    expect(applyFailureOf(error)).toEqual({ kind, code: Code, message: Message, requestId: 'r-1' });
+  });
+});
+
 describe('the requests this tool sends', () => {
   /** A client that records what it is asked to send and answers with the documented response. */
   function recording(example: DocumentedExample) {
@@ -229,6 +267,11 @@ describe('the requests this tool sends', () => {
       'complete-certificate',
       'CompleteCertificate',
       (api: TencentSslApi) => api.completeCertificate('gdLGWRev'),
+    ],
+    [
+      'apply-certificate',
+      'ApplyCertificate',
+      (api: TencentSslApi) => api.applyCertificate({ DvAuthMethod: 'DNS_AUTO', DomainName: 'wgc.red' }),
     ],
   ] as const)('%s: sends the documented request body', async (name, action, send) => {
     const example = loadDocumented(name);

@@ -67,16 +67,18 @@ describe('syncRunMetrics', () => {
     expect(expiry).toEqual({ name: 'DaysUntilSoonestExpiry', unit: 'None', value: 12.25 });
   });
 
-  it('counts the failed entries of the report renewals as RenewalFailures', () => {
-    const renewing = {
+  it('counts the failed and blocked renewals as RenewalFailures', () => {
+    const entry = { certificateId: null, expiresAt: null, dueAt: null };
+    const renewing: SyncReport = {
       ...syncReport([]),
       renewals: [
-        { domain: 'a.example.com', result: 'failed', reason: 'LimitExceeded' },
-        { domain: 'b.example.com', result: 'applied', newCertificateId: 'nEw0rder' },
+        { ...entry, domain: 'a.example.com', state: 'failed', reason: 'LimitExceeded' },
+        { ...entry, domain: 'b.example.com', state: 'blocked', reason: 'quota' },
+        { ...entry, domain: 'c.example.com', state: 'applied', newCertificateId: 'nEw0rder' },
       ],
-    } as SyncReport;
+    };
 
-    expect(values(syncRunMetrics(renewing, { now: NOW, partial: false })).RenewalFailures).toBe(1);
+    expect(values(syncRunMetrics(renewing, { now: NOW, partial: false })).RenewalFailures).toBe(2);
   });
 
   it('leaves out BlockedForMoreThanAnHour when the state table is off', () => {

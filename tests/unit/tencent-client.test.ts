@@ -347,6 +347,44 @@ describe('TencentClient retries', () => {
   });
 });
 
+describe('TencentClient calls that change something (idempotent: false)', () => {
+  const once = { idempotent: false } as const;
+
+  it.each([
+    ['a reset connection', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
+    ['a gateway 5xx', { status: 502, raw: '<html>bad gateway</html>' }],
+    ['an InternalError', apiError('InternalError')],
+    ['a body cut short', { raw: '{"Response": {' }],
+  ] as const)('sends it once only after %s, which may come after Tencent acted', async (_, failure) => {
+    reply(failure, ok({ CertificateId: 'second' }));
+
+    await expect(client().call('ApplyCertificate', {}, Schema, once)).rejects.toBeDefined();
+
+    expect(clock.sleeps).toEqual([]);
+    expect(agent.pendingInterceptors()).toHaveLength(1);
+  });
+
+  it('sends it again after throttling, which refuses a request before it is handled', async () => {
+    reply(apiError('RequestLimitExceeded'), ok({ CertificateId: 'x' }));
+
+    const result = await client().call('ApplyCertificate', {}, Schema, once);
+
+    expect(result.data.CertificateId).toBe('x');
+    expect(seen).toHaveLength(2);
+  });
+
+  it('sends it again after a refused connection, which carried nothing', async () => {
+    reply(
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      ok({ CertificateId: 'x' }),
+    );
+
+    await expect(client().call('ApplyCertificate', {}, Schema, once)).resolves.toMatchObject({
+      data: { CertificateId: 'x' },
+    });
+  });
+});
+
 describe('TencentClient responses', () => {
   it('rejects a response that breaks the schema, naming the field path', async () => {
     reply({ json: { Response: { CertificateId: 42, RequestId: 'req-bad' } } });
