@@ -37,6 +37,8 @@ const PARAMS = {
   allowedDomains: 'Example.COM.,*.example.net,example.com',
   route53ZoneIds: 'Z1AAA,/hostedzone/Z2BBB',
   route53Zones: 'sub.example.com=Z3CCC,shop.example.com=Z1AAA',
+  certificates: 'www.example.com,api.example.net',
+  renewBeforeDays: '21',
 };
 
 let outDir: string;
@@ -595,6 +597,18 @@ describe('the packaged CloudFormation template', () => {
         ACM_REGION: { Ref: 'AcmRegion' },
       });
     }
+  });
+
+  it('gives the scheduled sync CERTIFICATES to apply for and renew, and every function RENEW_BEFORE_DAYS', () => {
+    const variables = (fn: string) =>
+      (template.Resources[fn]?.Properties.Environment as { Variables: Record<string, Json> }).Variables;
+
+    expect(variables('SyncLambdaFunction')).toMatchObject({
+      CERTIFICATES: PARAMS.certificates,
+      RENEW_BEFORE_DAYS: '21',
+    });
+    expect(variables('WebhookLambdaFunction')).not.toHaveProperty('CERTIFICATES');
+    expect(variables('ExportLambdaFunction')).toMatchObject({ RENEW_BEFORE_DAYS: '21' });
   });
 
   it('lets each function read only the secrets it needs', () => {
