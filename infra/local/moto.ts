@@ -68,6 +68,11 @@ export function isMotoInstalled(): Promise<boolean> {
  * `python3 -m moto.server`, plus a thread that ends the server once its stdin closes. A parent
  * that is killed outright cannot stop the server (tsx SIGKILLs a busy child on Ctrl-C, vitest
  * kills stuck workers); the kernel closes the pipe either way, so no server outlives its parent.
+ *
+ * moto serves requests on threads and checks a DynamoDB condition and writes the item in two
+ * steps, so two racing conditional writes can both succeed there; DynamoDB applies each one
+ * atomically. One lock around moto's item writes gives the stand-in DynamoDB's behaviour, so the
+ * tests of claims (exactly one of racing runs) test the tool, not moto's threads.
  */
 const MOTO_LAUNCHER = `
 import os, runpy, sys, threading
@@ -75,6 +80,18 @@ def _watch_parent():
     sys.stdin.read()
     os._exit(0)
 threading.Thread(target=_watch_parent, daemon=True).start()
+try:
+    from moto.dynamodb.models import DynamoDBBackend
+    _item_writes = threading.RLock()
+    def _atomic(method):
+        def locked(self, *args, **kwargs):
+            with _item_writes:
+                return method(self, *args, **kwargs)
+        return locked
+    for _name in ('put_item', 'update_item', 'delete_item', 'batch_write_item', 'transact_write_items', 'get_item'):
+        setattr(DynamoDBBackend, _name, _atomic(getattr(DynamoDBBackend, _name)))
+except ImportError:
+    pass
 sys.argv = ['moto.server'] + sys.argv[1:]
 runpy.run_module('moto.server', run_name='__main__', alter_sys=True)
 `;

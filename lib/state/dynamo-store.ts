@@ -422,32 +422,38 @@ export class DynamoStateStore implements StateStore {
     return items;
   }
 
+  /** Chunks of one batch call each, several at once (on-demand tables take bursts). */
   async #batchGet(keys: readonly Key[], projection?: string): Promise<Record<string, unknown>[]> {
     const unique = uniqueBy(keys, keyText);
-    const items: Record<string, unknown>[] = [];
-    for (const chunk of chunks(unique, STATE_POLICY.batchGetMax)) {
-      let pending: Key[] = chunk;
-      for (let attempt = 1; pending.length > 0; attempt++) {
-        if (attempt > STATE_POLICY.batchAttempts) {
-          throw new StateThrottledError('BatchGetItem', pending.length, STATE_POLICY.batchAttempts);
-        }
-        if (attempt > 1) await this.#backoff(attempt - 1);
-        const out = await this.#doc.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.tableName]: {
-                Keys: pending,
-                ConsistentRead: true,
-                ...(projection ? { ProjectionExpression: projection } : {}),
+    const results = await mapPool(
+      chunks(unique, STATE_POLICY.batchGetMax),
+      STATE_POLICY.concurrency,
+      async (chunk) => {
+        const items: Record<string, unknown>[] = [];
+        let pending: Key[] = chunk;
+        for (let attempt = 1; pending.length > 0; attempt++) {
+          if (attempt > STATE_POLICY.batchAttempts) {
+            throw new StateThrottledError('BatchGetItem', pending.length, STATE_POLICY.batchAttempts);
+          }
+          if (attempt > 1) await this.#backoff(attempt - 1);
+          const out = await this.#doc.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [this.tableName]: {
+                  Keys: pending,
+                  ConsistentRead: true,
+                  ...(projection ? { ProjectionExpression: projection } : {}),
+                },
               },
-            },
-          }),
-        );
-        items.push(...(out.Responses?.[this.tableName] ?? []));
-        pending = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[];
-      }
-    }
-    return items;
+            }),
+          );
+          items.push(...(out.Responses?.[this.tableName] ?? []));
+          pending = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[];
+        }
+        return items;
+      },
+    );
+    return settledValues(results).flat();
   }
 
   async #batchWrite(requests: readonly WriteRequest[]): Promise<void> {
@@ -456,23 +462,37 @@ export class DynamoStateStore implements StateStore {
         ? { pk: String(r.PutRequest.Item.pk), sk: String(r.PutRequest.Item.sk) }
         : r.DeleteRequest.Key;
     const unique = uniqueBy(requests, (r) => keyText(keyOf(r)));
-    for (const chunk of chunks(unique, STATE_POLICY.batchWriteMax)) {
-      let pending: WriteRequest[] = chunk;
-      for (let attempt = 1; pending.length > 0; attempt++) {
-        if (attempt > STATE_POLICY.batchAttempts) {
-          throw new StateThrottledError('BatchWriteItem', pending.length, STATE_POLICY.batchAttempts);
+    const results = await mapPool(
+      chunks(unique, STATE_POLICY.batchWriteMax),
+      STATE_POLICY.concurrency,
+      async (chunk) => {
+        let pending: WriteRequest[] = chunk;
+        for (let attempt = 1; pending.length > 0; attempt++) {
+          if (attempt > STATE_POLICY.batchAttempts) {
+            throw new StateThrottledError('BatchWriteItem', pending.length, STATE_POLICY.batchAttempts);
+          }
+          if (attempt > 1) await this.#backoff(attempt - 1);
+          const out = await this.#doc.send(
+            new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }),
+          );
+          pending = (out.UnprocessedItems?.[this.tableName] ?? []) as WriteRequest[];
         }
-        if (attempt > 1) await this.#backoff(attempt - 1);
-        const out = await this.#doc.send(
-          new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }),
-        );
-        pending = (out.UnprocessedItems?.[this.tableName] ?? []) as WriteRequest[];
-      }
-    }
+      },
+    );
+    settledValues(results);
   }
 
   #backoff(retry: number): Promise<void> {
     const ceiling = Math.min(STATE_POLICY.batchMaxDelayMs, STATE_POLICY.batchBaseDelayMs * 2 ** (retry - 1));
     return this.#clock.sleep(Math.floor(this.#random() * ceiling));
   }
+}
+
+/** The values of a pool's results; the first failure (or an item not started) is thrown. */
+function settledValues<T>(results: Array<PromiseSettledResult<T> | undefined>): T[] {
+  return results.map((result) => {
+    if (result === undefined) throw new Error('internal: a state-table batch was not started');
+    if (result.status === 'rejected') throw result.reason;
+    return result.value;
+  });
 }
