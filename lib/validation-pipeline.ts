@@ -164,9 +164,13 @@ export async function validatePending(
   const prediction = predictZones(toRead, deps.settings.allowedDomains, run.resolve);
   const ordered = readingOrder(toRead, prediction);
   await run.readAll(ordered, prediction);
-  await run.settle();
+  // Once every zone is written, the outcomes are known: they are remembered while the nudges finish.
+  await run.zonesWritten();
   run.conclude(toRead);
-  if (!options.dryRun) await rememberReads(deps, toRead, reports, leaving);
+  await Promise.all([
+    run.settle(),
+    options.dryRun ? undefined : rememberReads(deps, toRead, reports, leaving),
+  ]);
   return run.result;
 }
 
@@ -776,9 +780,14 @@ class ValidationRun {
   }
 
   /** Waits for every zone, gives the nudges their grace, and passes a credential failure on. */
+  /** Every zone's batches written and waited for (INSYNC); nudges may still be under way. */
+  async zonesWritten(): Promise<void> {
+    await Promise.all(this.#zoneTasks);
+  }
+
   async settle(): Promise<void> {
     const { clock } = this.deps;
-    await Promise.all(this.#zoneTasks);
+    await this.zonesWritten();
     const { deadline } = this.options;
     const untilDeadline = deadline === undefined ? NUDGE_GRACE_MS : deadline - clock.now();
     const timer = setTimeout(
