@@ -601,7 +601,8 @@ describe('the packaged CloudFormation template', () => {
 
   it('gives the scheduled sync CERTIFICATES to apply for and renew, and every function RENEW_BEFORE_DAYS', () => {
     const variables = (fn: string) =>
-      (template.Resources[fn]?.Properties.Environment as { Variables: Record<string, Json> }).Variables;
+      (template.Resources[fn]?.Properties.Environment as { Variables: Record<string, Json> } | undefined)
+        ?.Variables;
 
     expect(variables('SyncLambdaFunction')).toMatchObject({
       CERTIFICATES: PARAMS.certificates,
