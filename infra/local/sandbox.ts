@@ -31,7 +31,14 @@ import {
   seedCertificates,
   seedZones,
 } from './sandbox-account.js';
-import { cycleHeadline, cycleLines, isWaitingForCa, logLine, wroteSomething } from './sandbox-progress.js';
+import {
+  cycleHeadline,
+  cycleLines,
+  isWaitingForCa,
+  logLine,
+  table,
+  wroteSomething,
+} from './sandbox-progress.js';
 import { startTencentServer } from './tencent-server.js';
 
 /** Exit codes of `sandbox`, on top of the command line's 0, 1 and 2. */
@@ -152,18 +159,6 @@ function abortableClock(signal: AbortSignal | undefined): Clock {
       return ms > 0 ? sleep(ms, undefined, { signal }) : Promise.resolve();
     },
   };
-}
-
-function table(rows: string[][], indent = '  '): string[] {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
-  return rows.map(
-    (row) =>
-      indent +
-      row
-        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-        .join('  ')
-        .trimEnd(),
-  );
 }
 
 function statusOf(record: StoredCertificate | undefined): string {
