@@ -17,6 +17,21 @@ export const SANDBOX_ALLOWED_DOMAINS = ['example.com', 'example.net'] as const;
 /** The state table the sandbox creates in moto, as `npm run cli -- setup` would in an account. */
 export const SANDBOX_STATE_TABLE = 'tencent-ssl-sync-sandbox';
 
+/** The EventBridge bus the sandbox creates in moto for the lifecycle events (EVENT_BUS_NAME). */
+export const SANDBOX_EVENT_BUS = 'tencent-ssl-sync-sandbox';
+
+/**
+ * CERTIFICATES of the sandbox: a name with no certificate yet, for which the sync applies, and a
+ * name whose certificate expires within RENEW_BEFORE_DAYS, which the sync renews.
+ */
+export const SANDBOX_DECLARED = { fresh: 'new.example.com', due: 'app.example.com' } as const;
+
+export const SANDBOX_RENEW_BEFORE_DAYS = 30;
+
+/** How long the certificate due for renewal has left: inside the window, and inside Tencent's 30 days for OldCertificateId. */
+const DUE_IN_DAYS = 10;
+const DAY_MS = 86_400_000;
+
 /** moto accepts any well-formed VPC id for a private zone, so no EC2 VPC is created. */
 const SANDBOX_VPC = { VPCRegion: 'us-east-1', VPCId: 'vpc-0sandbox000000001' } as const;
 
@@ -28,11 +43,12 @@ export interface SandboxZone {
 }
 
 /**
- * - `exported`: the sandbox succeeds only if this one ends issued and in Secrets Manager.
+ * - `exported`: the sandbox succeeds only if this one ends issued, in Secrets Manager and in ACM.
+ * - `renewed`: due for renewal: its renewal must end issued, in its secret and in its ACM ARN.
  * - `blocked`: outside ALLOWED_DOMAINS: stays pending, nothing written.
  * - `failed`: the CA rejected the order: nothing to do.
  */
-type SandboxExpectation = 'exported' | 'blocked' | 'failed';
+type SandboxExpectation = 'exported' | 'renewed' | 'blocked' | 'failed';
 
 export interface SandboxCertificate {
   id: string;
@@ -120,7 +136,7 @@ export async function seedZones(route53: Route53Client): Promise<SandboxZone[]> 
   ];
 }
 
-/** Six orders, oldest first, as a Tencent account would hold them. */
+/** Seven orders of a Tencent account, in the order the sandbox shows them: pending, issued, rejected. */
 export async function seedCertificates(store: CertificateStore): Promise<SandboxCertificate[]> {
   // CertificatePublicKey holds the leaf alone: export completes the chain from DownloadCertificate.
   const issued = await store.addIssued({
@@ -141,6 +157,14 @@ export async function seedCertificates(store: CertificateStore): Promise<Sandbox
     verifyType: 'TXT',
   });
   const outside = store.addPending({ domain: 'www.example.org' });
+  // Ordered last, so that the ids of the six before it stay those of the README's sample output.
+  const now = Date.now();
+  const due = await store.addIssued({
+    domain: SANDBOX_DECLARED.due,
+    insertTime: new Date(now - 80 * DAY_MS),
+    notBefore: new Date(now - 80 * DAY_MS),
+    notAfter: new Date(now + DUE_IN_DAYS * DAY_MS),
+  });
   const entry = (
     record: Record<string, unknown>,
     description: string,
@@ -157,6 +181,7 @@ export async function seedCertificates(store: CertificateStore): Promise<Sandbox
     entry(wildcard, 'apex + wildcard, two TXT values at one name', 'exported'),
     entry(outside, 'outside ALLOWED_DOMAINS', 'blocked'),
     entry(issued, 'already issued, leaf only (chain from DownloadCertificate)', 'exported'),
+    entry(due, `issued, expires in ${DUE_IN_DAYS} days: due for renewal (CERTIFICATES)`, 'renewed'),
     entry(failed, 'rejected by the CA', 'failed'),
   ];
 }

@@ -1,15 +1,20 @@
 /**
- * `npm start`: the whole cycle on a laptop. moto stands in for Route53 and Secrets Manager, the
- * local Tencent SSL server (with a local CA) for Tencent; the same runSync and inline export as
- * the Lambda functions run over HTTP against both until nothing is left to do.
+ * `npm start`: the whole cycle on a laptop. moto stands in for Route53, Secrets Manager, ACM,
+ * DynamoDB and EventBridge, the local Tencent SSL server (with a local CA) for Tencent; the same
+ * runSync and inline export as the Lambda functions run over HTTP against both until nothing is
+ * left to do: applying for and renewing CERTIFICATES, validating, exporting, importing into ACM
+ * and announcing each step on an event bus.
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { devNull, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getCACertificates } from 'node:tls';
+import { ACMClient } from '@aws-sdk/client-acm';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { Route53Client } from '@aws-sdk/client-route-53';
+import { listManagedCertificates, type ManagedAcmCertificate } from '../../lib/acm/acm-client.js';
 import { type Clock, systemClock } from '../../lib/clock.js';
 import { loadConfig } from '../../lib/config.js';
 import { formatStatusReport } from '../../lib/report-format.js';
@@ -19,24 +24,36 @@ import { trustAnchorsFrom } from '../../lib/secrets/trust.js';
 import { ensureStateTable } from '../../lib/state/setup.js';
 import { collectStatus, runSync } from '../../lib/sync.js';
 import type { SyncReport } from '../../lib/sync-types.js';
-import { CertificateStore, type StoredCertificate } from './certificate-store.js';
+import { CertificateStore, parseTencentTime, type StoredCertificate } from './certificate-store.js';
 import { type CaCheck, createLocalCa } from './local-ca.js';
 import { isMotoInstalled, MOTO_INSTALL_HINT, motoEnv, startMoto } from './moto.js';
 import { createTestPki } from './pki.js';
 import {
   SANDBOX_ALLOWED_DOMAINS,
+  SANDBOX_DECLARED,
+  SANDBOX_EVENT_BUS,
+  SANDBOX_RENEW_BEFORE_DAYS,
   SANDBOX_STATE_TABLE,
   type SandboxCertificate,
   type SandboxZone,
   seedCertificates,
   seedZones,
 } from './sandbox-account.js';
-import { cycleHeadline, cycleLines, isWaitingForCa, logLine, wroteSomething } from './sandbox-progress.js';
+import {
+  cycleHeadline,
+  cycleLines,
+  eventLines,
+  isWaitingForCa,
+  logLine,
+  renewalLines,
+  table,
+  wroteSomething,
+} from './sandbox-progress.js';
 import { startTencentServer } from './tencent-server.js';
 
 /** Exit codes of `sandbox`, on top of the command line's 0, 1 and 2. */
 const SandboxExit = {
-  /** Every certificate that should be issued and exported was. */
+  /** Every certificate that should be issued, exported and imported into ACM was. */
   Ok: 0,
   /** Some were not, after every cycle. */
   Incomplete: 1,
@@ -67,6 +84,8 @@ export interface RunningSandbox {
   certificates: SandboxCertificate[];
   /** Every sync run made, in order. */
   reports: SyncReport[];
+  /** CERTIFICATES: the name with no certificate at the start, and the one due for renewal. */
+  declared: typeof SANDBOX_DECLARED;
 }
 
 export interface SandboxOptions {
@@ -154,20 +173,16 @@ function abortableClock(signal: AbortSignal | undefined): Clock {
   };
 }
 
-function table(rows: string[][], indent = '  '): string[] {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
-  return rows.map(
-    (row) =>
-      indent +
-      row
-        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-        .join('  ')
-        .trimEnd(),
-  );
-}
-
 function statusOf(record: StoredCertificate | undefined): string {
   return record ? `${String(record.Status)} ${String(record.StatusName ?? '')}`.trim() : '-';
+}
+
+/** `2026-12-11`: the UTC day a stored certificate expires (Tencent writes Beijing time). */
+function expiryDay(record: StoredCertificate | undefined): string {
+  const end = String(record?.CertEndTime);
+  return /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(end)
+    ? parseTencentTime(end).toISOString().slice(0, 10)
+    : '?';
 }
 
 function caLine(certificate: StoredCertificate, check: CaCheck): string {
@@ -178,15 +193,52 @@ function caLine(certificate: StoredCertificate, check: CaCheck): string {
   } found in Route53 -> issued`;
 }
 
+/** A certificate that must end issued, in its secret and in ACM. */
+interface Delivery {
+  /** Undefined for a declared name nothing was applied for. */
+  id: string | undefined;
+  domains: string[];
+  /** Set when it did not get there: the first step it is missing. */
+  missing?: string;
+}
+
+/** The orders the run applied for: certificates of a declared name that were not seeded. */
+function appliedOrders(
+  certificates: SandboxCertificate[],
+  store: CertificateStore,
+  domain: string,
+): StoredCertificate[] {
+  const seeded = new Set(certificates.map((c) => c.id));
+  return store.list().filter((r) => r.Domain === domain && !seeded.has(String(r.CertificateId)));
+}
+
+/**
+ * Every seeded certificate that should be exported, and for each name of CERTIFICATES the order
+ * the run applied for (the renewal included): each issued, in its secret and in ACM.
+ */
 function verdictOf(
   certificates: SandboxCertificate[],
   store: CertificateStore,
   secrets: Map<string, ManagedSecret>,
-): { done: SandboxCertificate[]; missing: SandboxCertificate[] } {
+  acm: ManagedAcmCertificate[],
+): { done: Delivery[]; missing: Delivery[] } {
   const exported = new Set([...secrets.values()].map((secret) => secret.certificateId));
-  const wanted = certificates.filter((c) => c.expect === 'exported');
-  const done = wanted.filter((c) => store.get(c.id)?.Status === 1 && exported.has(c.id));
-  return { done, missing: wanted.filter((c) => !done.includes(c)) };
+  const imported = new Set(acm.map((certificate) => certificate.certificateId));
+  const wanted: Delivery[] = [
+    ...certificates.filter((c) => c.expect === 'exported').map((c) => ({ id: c.id, domains: c.domains })),
+    ...Object.values(SANDBOX_DECLARED).map((domain) => ({
+      id: appliedOrders(certificates, store, domain).at(-1)?.CertificateId as string | undefined,
+      domains: [domain],
+    })),
+  ];
+  const checked = wanted.map((d): Delivery => {
+    if (d.id === undefined) return { ...d, missing: 'nothing was applied for' };
+    if (store.get(d.id)?.Status !== 1) return { ...d, missing: `not issued (${statusOf(store.get(d.id))})` };
+    if (!exported.has(d.id)) return { ...d, missing: 'not in Secrets Manager' };
+    if (!imported.has(d.id)) return { ...d, missing: 'not in ACM' };
+    return d;
+  });
+  return { done: checked.filter((d) => !d.missing), missing: checked.filter((d) => d.missing) };
 }
 
 /** Runs the sandbox to the end; returns the exit code. Never throws for an expected failure. */
@@ -209,7 +261,7 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
   const work = interruptible(signal);
   let phase: 'starting' | 'running' = 'starting';
   try {
-    write('tencent-ssl-sync sandbox: Tencent SSL -> Route53 -> Secrets Manager, all on this machine');
+    write('tencent-ssl-sync sandbox: Tencent SSL -> Route53 -> Secrets Manager and ACM, all on this machine');
     write('');
     const store = new CertificateStore({ seed: STORE_SEED });
     // The store's CA: its root is trusted for export here, and by a CLI given NODE_EXTRA_CA_CERTS.
@@ -236,6 +288,11 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
     const dynamo = new DynamoDBClient({});
     cleanups.push(() => dynamo.destroy());
     await work.run(ensureStateTable(dynamo, SANDBOX_STATE_TABLE));
+    const eventBridge = new EventBridgeClient({});
+    cleanups.push(() => eventBridge.destroy());
+    await work.run(eventBridge.send(new CreateEventBusCommand({ Name: SANDBOX_EVENT_BUS })));
+    const acm = new ACMClient({});
+    cleanups.push(() => acm.destroy());
 
     const caEvents: string[] = [];
     const ca = createLocalCa({
@@ -263,6 +320,11 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
       TENCENTCLOUD_SECRET_KEY: SANDBOX_TENCENT_CREDENTIALS.secretKey,
       ALLOWED_DOMAINS: SANDBOX_ALLOWED_DOMAINS.join(','),
       STATE_TABLE: SANDBOX_STATE_TABLE,
+      CERTIFICATES: Object.values(SANDBOX_DECLARED).join(','),
+      RENEW_BEFORE_DAYS: String(SANDBOX_RENEW_BEFORE_DAYS),
+      // ACM_REGION unset: moto's region, as the SDK reads it.
+      ACM_IMPORT: 'true',
+      EVENT_BUS_NAME: SANDBOX_EVENT_BUS,
       // moto reports every change INSYNC at once, so waiting costs one poll.
       WAIT_FOR_INSYNC: 'true',
       // The story below is the output; only problems come through the logger.
@@ -284,8 +346,14 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
     const deps = runtime.syncDeps();
     phase = 'running';
 
-    write(`moto (Route53, Secrets Manager)  ${moto.endpoint}`);
-    write(`Tencent SSL API                  ${tencent.url}  (signed requests, 10/s per action)`);
+    for (const line of table(
+      [
+        ['moto (Route53, Secrets Manager, ACM, DynamoDB, EventBridge)', moto.endpoint],
+        ['Tencent SSL API', `${tencent.url}  (signed requests, 10/s per action)`],
+      ],
+      '',
+    ))
+      write(line);
     write('Local CA: issues a certificate once its validation records are in public Route53 zones');
     write('');
     write('Route53 hosted zones');
@@ -296,6 +364,16 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
       certificates.map((c) => [c.id, c.domains.join(', '), statusOf(store.get(c.id)), c.description]),
     ))
       write(line);
+    write('');
+    write(`Declared in CERTIFICATES (RENEW_BEFORE_DAYS=${SANDBOX_RENEW_BEFORE_DAYS})`);
+    const due = certificates.find((c) => c.expect === 'renewed');
+    const dueEnd = due ? expiryDay(store.get(due.id)) : '?';
+    for (const line of table([
+      [SANDBOX_DECLARED.fresh, 'no certificate yet: the sync applies for one'],
+      [SANDBOX_DECLARED.due, `${due?.id ?? '?'} expires ${dueEnd}: the sync renews it`],
+    ]))
+      write(line);
+    write(`ACM_IMPORT=true (moto's ACM); events on EventBridge bus ${SANDBOX_EVENT_BUS}`);
 
     const reports: SyncReport[] = [];
     const seen = new Set<string>();
@@ -304,7 +382,9 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
       reports.push(report);
       write('');
       write(cycleHeadline(cycle, report));
+      for (const line of renewalLines(report, seen)) write(line);
       for (const line of cycleLines(report, seen)) write(line);
+      for (const line of eventLines(report, seen)) write(line);
       const waiting = isWaitingForCa(report);
       if (waiting && cycle < maxCycles) {
         write('  waiting for the CA...');
@@ -333,7 +413,31 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
       .map((s) => [s.name, `certificate ${s.certificateId ?? '?'}`, `version ${s.currentVersionId ?? '?'}`]);
     for (const line of secretRows.length ? table(secretRows) : ['  (none)']) write(line);
 
-    const byDesign = certificates.filter((c) => c.expect !== 'exported');
+    const acmCertificates = await work.run(listManagedCertificates(acm));
+    write('');
+    write(`Certificates in ACM (moto at ${moto.endpoint})`);
+    const acmRows = [...acmCertificates]
+      .sort((a, b) => a.secretName.localeCompare(b.secretName))
+      .map((c) => [c.arn, c.secretName, `certificate ${c.certificateId ?? '?'}`]);
+    for (const line of acmRows.length ? table(acmRows) : ['  (none)']) write(line);
+
+    if (due) {
+      const renewal = appliedOrders(certificates, store, SANDBOX_DECLARED.due).at(-1)?.CertificateId;
+      const secret = [...secrets.values()].find((s) => s.certificateId === renewal);
+      const arn = acmCertificates.find((c) => c.certificateId === renewal)?.arn;
+      const holders = [secret?.name, arn && 'its ACM certificate'].filter(Boolean).join(' and ');
+      write('');
+      write('Renewed');
+      write(
+        `  ${due.id}  ${due.domains.join(', ')}  expires ${dueEnd}: ${
+          renewal
+            ? `renewed by ${String(renewal)}, held by ${holders || 'neither its secret nor ACM'}`
+            : 'not renewed'
+        }`,
+      );
+    }
+
+    const byDesign = certificates.filter((c) => c.expect === 'blocked' || c.expect === 'failed');
     if (byDesign.length > 0) {
       write('');
       write('Left alone by design');
@@ -347,17 +451,17 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
       }
     }
 
-    const { done, missing } = verdictOf(certificates, store, secrets);
+    const { done, missing } = verdictOf(certificates, store, secrets, acmCertificates);
     const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
     write('');
     const code = missing.length === 0 ? SandboxExit.Ok : SandboxExit.Incomplete;
     if (code === SandboxExit.Ok) {
       write(
-        `Done in ${seconds} s, ${reports.length} sync runs: ${done.length} of ${done.length} certificates issued and exported.`,
+        `Done in ${seconds} s, ${reports.length} sync runs: ${done.length} of ${done.length} certificates issued, exported and imported into ACM (one applied for, one renewed).`,
       );
     } else {
-      write(`Not done after ${reports.length} sync runs (${seconds} s): not issued and exported:`);
-      for (const c of missing) write(`  ${c.id}  ${c.domains.join(', ')}  ${statusOf(store.get(c.id))}`);
+      write(`Not done after ${reports.length} sync runs (${seconds} s): not issued, exported and imported:`);
+      for (const d of missing) write(`  ${d.id ?? '-'}  ${d.domains.join(', ')}  ${d.missing}`);
     }
 
     const running: RunningSandbox = {
@@ -368,6 +472,7 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
       zones,
       certificates,
       reports,
+      declared: SANDBOX_DECLARED,
     };
     await options.beforeStop?.(running);
     if (options.keep && signal) {

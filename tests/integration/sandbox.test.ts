@@ -1,14 +1,26 @@
+import { X509Certificate } from 'node:crypto';
+import { ACMClient, DescribeCertificateCommand } from '@aws-sdk/client-acm';
 import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { StoredCertificate } from '../../infra/local/certificate-store.js';
 import { type RunningSandbox, runSandbox } from '../../infra/local/sandbox.js';
 import type { SandboxCertificate } from '../../infra/local/sandbox-account.js';
+import { listManagedCertificates, type ManagedAcmCertificate } from '../../lib/acm/acm-client.js';
 import { main } from '../../lib/cli.js';
+import { DETAIL_TYPES } from '../../lib/events/types.js';
+
+interface AcmHeld extends ManagedAcmCertificate {
+  /** As ACM describes it: moto writes the serial number in decimal. */
+  serial: string;
+}
 
 interface FinalState {
   statusOutput: string;
   secrets: Record<string, Record<string, unknown>>;
+  /** The tool's ACM certificates, by the secret they mirror. */
+  acm: Record<string, AcmHeld[]>;
   /** Record sets per zone, by zone name and privacy (`example.com (private)`). */
   zones: Record<string, Array<{ Name?: string; Type?: string }>>;
   statuses: Record<string, unknown>;
@@ -23,13 +35,17 @@ function awsClients(env: Record<string, string>) {
       secretAccessKey: String(env.AWS_SECRET_ACCESS_KEY),
     },
   };
-  return { route53: new Route53Client(config), secrets: new SecretsManagerClient(config) };
+  return {
+    route53: new Route53Client(config),
+    secrets: new SecretsManagerClient(config),
+    acm: new ACMClient(config),
+  };
 }
 
 /** What moto, the store and `status` hold at the end, read while the stand-ins are still up. */
 async function inspect(sandbox: RunningSandbox): Promise<FinalState> {
-  const { route53, secrets } = awsClients(sandbox.env);
-  const state: FinalState = { statusOutput: '', secrets: {}, zones: {}, statuses: {} };
+  const { route53, secrets, acm } = awsClients(sandbox.env);
+  const state: FinalState = { statusOutput: '', secrets: {}, acm: {}, zones: {}, statuses: {} };
   await main(['status'], { stdout: (t) => (state.statusOutput += t), stderr: () => {}, env: sandbox.env });
   for (const zone of sandbox.zones) {
     const out = await route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: zone.id }));
@@ -37,15 +53,34 @@ async function inspect(sandbox: RunningSandbox): Promise<FinalState> {
   }
   for (const certificate of sandbox.certificates) {
     state.statuses[certificate.id] = sandbox.store.get(certificate.id)?.Status;
-    if (certificate.expect !== 'exported') continue;
-    const name = `tencent-ssl/${certificate.domains[0]}`;
+  }
+  const delivered = [
+    ...sandbox.certificates.filter((c) => c.expect === 'exported').map((c) => c.domains[0]),
+    ...Object.values(sandbox.declared),
+  ];
+  for (const domain of delivered) {
+    const name = `tencent-ssl/${domain}`;
     const value = await secrets.send(new GetSecretValueCommand({ SecretId: name }));
     state.secrets[name] = JSON.parse(String(value.SecretString)) as Record<string, unknown>;
   }
+  for (const held of await listManagedCertificates(acm)) {
+    const described = await acm.send(new DescribeCertificateCommand({ CertificateArn: held.arn }));
+    const serial = String(described.Certificate?.Serial);
+    state.acm[held.secretName] = [...(state.acm[held.secretName] ?? []), { ...held, serial }];
+  }
   route53.destroy();
   secrets.destroy();
+  acm.destroy();
   return state;
 }
+
+/** A certificate's serial number in decimal, as moto's ACM writes it. */
+function serialOf(record: StoredCertificate | undefined): string {
+  const pem = String(record?.CertificatePublicKey).split(/(?<=-----END CERTIFICATE-----)/)[0];
+  return BigInt(`0x${new X509Certificate(String(pem)).serialNumber}`).toString();
+}
+
+const EVENT_LINE = new RegExp(`^ {4}(${Object.values(DETAIL_TYPES).join('|')}) +(\\w{8})  (.+)$`);
 
 const typesOf = (sets: Array<{ Name?: string; Type?: string }> | undefined) =>
   (sets ?? []).map((set) => `${set.Type} ${set.Name}`).sort();
@@ -85,14 +120,26 @@ describe('npm start (the sandbox), headless', () => {
   const byRole = (expect: SandboxCertificate['expect']) =>
     sandbox.certificates.filter((c) => c.expect === expect);
 
+  /** The orders the run applied for a declared name: its certificates that were not seeded. */
+  const ordersFor = (domain: string) =>
+    sandbox.store
+      .list()
+      .filter((r) => r.Domain === domain && !sandbox.certificates.some((c) => c.id === r.CertificateId));
+
+  const exportOf = (certificateId: string) =>
+    sandbox.reports
+      .flatMap((report) => report.certificates)
+      .filter((c) => c.certificateId === certificateId && c.export)
+      .map((c) => c.export);
+
   it('exits 0 well within a minute, telling the story on the way', () => {
     expect(errors).toEqual([]);
     expect(code).toBe(0);
     expect(elapsedMs).toBeLessThan(50_000);
-    expect(lines).toContain('> cycle 1: 4 pending, 1 issued');
+    expect(lines).toContain('> cycle 1: 6 pending, 2 issued');
     expect(lines).toContain('  waiting for the CA...');
     expect(lines.at(-2)).toMatch(
-      /^Done in [\d.]+ s, \d sync runs: 4 of 4 certificates issued and exported\.$/,
+      /^Done in [\d.]+ s, \d sync runs: 6 of 6 certificates issued, exported and imported into ACM /,
     );
   });
 
@@ -100,7 +147,7 @@ describe('npm start (the sandbox), headless', () => {
     expect(sandbox.reports.length).toBeLessThanOrEqual(3);
   });
 
-  it('issues every certificate it should and puts each in its secret', () => {
+  it('issues every certificate it should and puts each in its secret and in ACM', () => {
     const exported = byRole('exported');
     expect(exported.map((c) => c.domains[0]).sort()).toEqual([
       'example.com',
@@ -109,13 +156,129 @@ describe('npm start (the sandbox), headless', () => {
       'www.example.com',
     ]);
     for (const certificate of exported) {
+      const secret = `tencent-ssl/${certificate.domains[0]}`;
       expect(state.statuses[certificate.id]).toBe(1);
-      expect(state.secrets[`tencent-ssl/${certificate.domains[0]}`]).toMatchObject({
+      expect(state.secrets[secret]).toMatchObject({
         certificateId: certificate.id,
         certificate: expect.stringContaining('-----BEGIN CERTIFICATE-----'),
         privateKey: expect.stringContaining('PRIVATE KEY-----'),
       });
+      expect(state.acm[secret]).toEqual([expect.objectContaining({ certificateId: certificate.id })]);
     }
+  });
+
+  it('applies for the declared domain that has no certificate and delivers it end to end', () => {
+    const domain = sandbox.declared.fresh;
+    const orders = ordersFor(domain);
+    expect(orders).toHaveLength(1);
+    const id = String(orders[0]?.CertificateId);
+    expect(orders[0]).toMatchObject({
+      Status: 1,
+      VerifyType: 'DNS',
+      CertificateExtra: expect.objectContaining({ OriginCertificateId: null }),
+    });
+    expect(sandbox.reports[0]?.renewals).toContainEqual(
+      expect.objectContaining({ domain, state: 'applied', newCertificateId: id, appliedThisRun: true }),
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^ {4}${domain} +- +no certificate +ApplyCertificate: applied as ${id}$`),
+      ),
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(new RegExp(`^ {4}CNAME _[0-9a-f]{32}\\.${domain}  created in example\\.com$`)),
+    );
+    expect(state.secrets[`tencent-ssl/${domain}`]).toMatchObject({ certificateId: id });
+    expect(state.acm[`tencent-ssl/${domain}`]).toEqual([expect.objectContaining({ certificateId: id })]);
+    expect(exportOf(id)).toContainEqual(
+      expect.objectContaining({ result: 'created', acm: expect.objectContaining({ result: 'imported' }) }),
+    );
+  });
+
+  it('renews the certificate due for renewal once, with OldCertificateId', () => {
+    const [due] = byRole('renewed');
+    const domain = sandbox.declared.due;
+    expect(due?.domains).toEqual([domain]);
+    const orders = ordersFor(domain);
+    expect(orders).toEqual([
+      expect.objectContaining({
+        CertificateExtra: expect.objectContaining({ OriginCertificateId: due?.id }),
+        Status: 1,
+      }),
+    ]);
+    const id = String(orders[0]?.CertificateId);
+    const applied = sandbox.reports.flatMap((r) => r.renewals ?? []).filter((r) => r.appliedThisRun);
+    expect(applied.filter((r) => r.domain === domain)).toEqual([
+      expect.objectContaining({
+        certificateId: due?.id,
+        newCertificateId: id,
+        reason: `applied as ${id}, renewing ${due?.id}`,
+      }),
+    ]);
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        new RegExp(
+          `^ {4}${domain} +${due?.id} +expires \\S+ +ApplyCertificate: applied as ${id}, renewing ${due?.id}$`,
+        ),
+      ),
+    );
+  });
+
+  it('moves the secret and the ACM ARN of the renewed name and ACM ARN to the new certificate: same ARN, new serial', () => {
+    const [due] = byRole('renewed');
+    const secret = `tencent-ssl/${sandbox.declared.due}`;
+    const id = String(ordersFor(sandbox.declared.due)[0]?.CertificateId);
+    const [first] = exportOf(String(due?.id));
+    const [renewed] = exportOf(id);
+    expect(first).toMatchObject({ result: 'created', acm: { result: 'imported' } });
+    const arn = String(first?.acm?.arn);
+    expect(renewed).toMatchObject({ result: 'updated', acm: { result: 'reimported', arn } });
+    expect(state.secrets[secret]).toMatchObject({ certificateId: id });
+    expect(state.acm[secret]).toEqual([expect.objectContaining({ arn, certificateId: id })]);
+    const serial = state.acm[secret]?.[0]?.serial;
+    expect(serial).toBe(serialOf(sandbox.store.get(id)));
+    expect(serial).not.toBe(serialOf(sandbox.store.get(String(due?.id))));
+    expect(lines).toContain(`    ACM: reimported into ${arn} (same ARN, new certificate)`);
+  });
+
+  it('prints every event announced, each once', () => {
+    const printed = lines.flatMap((line) => {
+      const match = EVENT_LINE.exec(line);
+      return match ? [`${match[1]} ${match[2]}`] : [];
+    });
+    const announced = sandbox.reports.flatMap((r) => r.events?.announced ?? []);
+    expect(announced.every((a) => a.result === 'sent')).toBe(true);
+    expect(printed.sort()).toEqual(
+      announced.map((a) => `${DETAIL_TYPES[a.transition]} ${a.certificateId}`).sort(),
+    );
+    expect(new Set(printed).size).toBe(printed.length);
+    const [due] = byRole('renewed');
+    const renewal = String(ordersFor(sandbox.declared.due)[0]?.CertificateId);
+    const fresh = String(ordersFor(sandbox.declared.fresh)[0]?.CertificateId);
+    expect(printed).toEqual(
+      expect.arrayContaining([
+        `Certificate Expiring ${due?.id}`,
+        `Renewal Requested ${renewal}`,
+        `Renewal Requested ${fresh}`,
+        `Validation Records Written ${fresh}`,
+        `Certificate Issued ${fresh}`,
+        `Certificate Exported ${fresh}`,
+        `Certificate Imported ${fresh}`,
+        `Certificate Imported ${renewal}`,
+      ]),
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(new RegExp(`^ {4}Renewal Requested +${renewal}  ${sandbox.declared.due}$`)),
+    );
+  });
+
+  it('lists the ACM certificates beside the secrets at the end', () => {
+    const start = lines.findIndex((line) => line.startsWith('Certificates in ACM'));
+    const after = lines.slice(start + 1);
+    const rows = after.slice(0, after.indexOf(''));
+    expect(rows).toHaveLength(6);
+    for (const row of rows)
+      expect(row).toMatch(/^ {2}arn:aws:acm:us-east-1:\d+:certificate\/\S+ +tencent-ssl\//);
   });
 
   it('leaves the certificate outside ALLOWED_DOMAINS pending, with no record written', () => {
@@ -155,7 +318,7 @@ describe('npm start (the sandbox), headless', () => {
   it('removes every validation record it wrote once the certificates are issued', () => {
     expect(
       lines.filter((line) => line.startsWith('  cleanup: ') && line.includes(' removed in ')),
-    ).toHaveLength(5);
+    ).toHaveLength(7);
     for (const name of ['example.com', 'dev.example.com', 'example.net']) {
       expect(typesOf(state.zones[name]).filter((r) => /^(CNAME|TXT) _/.test(r))).toEqual([]);
     }
@@ -163,7 +326,8 @@ describe('npm start (the sandbox), headless', () => {
 
   it('shows every certificate with its export state in status against the sandbox', () => {
     for (const certificate of sandbox.certificates) expect(state.statusOutput).toContain(certificate.id);
-    expect(state.statusOutput.match(/export: exported \(secret tencent-ssl\//g)).toHaveLength(4);
+    expect(state.statusOutput.match(/export: exported \(secret tencent-ssl\//g)).toHaveLength(6);
+    expect(state.statusOutput).toContain('Renewal of CERTIFICATES:');
     expect(state.statusOutput).toMatch(
       /refused: record name _\w+\.www\.example\.org is outside ALLOWED_DOMAINS/,
     );

@@ -2,11 +2,15 @@ import { describe, expect, it } from 'vitest';
 import {
   cycleHeadline,
   cycleLines,
+  eventLines,
   isWaitingForCa,
   logLine,
+  renewalLines,
   wroteSomething,
 } from '../../infra/local/sandbox-progress.js';
+import type { DETAIL_TYPES } from '../../lib/events/types.js';
 import type { ExportEntry } from '../../lib/export.js';
+import type { RenewalReport } from '../../lib/renew.js';
 import type { CertificateReport, SyncReport } from '../../lib/sync-types.js';
 
 const zone = { id: 'Z1', name: 'example.com' };
@@ -78,6 +82,59 @@ const exported = certificate({
   },
 });
 
+const ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/0000-1111';
+
+const reimported = certificate({
+  certificateId: 'DDDD4444',
+  domains: ['app.example.com'],
+  status: 1,
+  outcome: 'issued',
+  export: {
+    certificateId: 'DDDD4444',
+    domain: 'app.example.com',
+    result: 'updated',
+    secretName: 'tencent-ssl/app.example.com',
+    versionId: 'fedcba9876543210',
+    acm: { result: 'reimported', arn: ARN },
+  },
+});
+
+const superseded = certificate({
+  certificateId: 'EEEE5555',
+  domains: ['app.example.com'],
+  status: 1,
+  outcome: 'issued',
+  export: {
+    certificateId: 'EEEE5555',
+    domain: 'app.example.com',
+    result: 'superseded',
+    secretName: 'tencent-ssl/app.example.com',
+    reason: 'certificate DDDD4444 for the same secret expires later',
+  },
+});
+
+const applied: RenewalReport = {
+  domain: 'app.example.com',
+  state: 'applied',
+  certificateId: 'EEEE5555',
+  expiresAt: '2026-03-11T08:00:00.000Z',
+  dueAt: '2026-02-09T08:00:00.000Z',
+  newCertificateId: 'DDDD4444',
+  appliedThisRun: true,
+  reason: 'applied as DDDD4444, renewing EEEE5555',
+};
+
+const fresh: RenewalReport = {
+  domain: 'new.example.com',
+  state: 'applied',
+  certificateId: null,
+  expiresAt: null,
+  dueAt: null,
+  newCertificateId: 'FFFF6666',
+  appliedThisRun: true,
+  reason: 'applied as FFFF6666',
+};
+
 describe('sandbox progress lines', () => {
   it('counts pending and issued certificates in the headline', () => {
     expect(cycleHeadline(1, report([written, refused, exported]))).toBe('> cycle 1: 2 pending, 1 issued');
@@ -112,6 +169,98 @@ describe('sandbox progress lines', () => {
     ]);
   });
 
+  it('says under an export what it did in ACM', () => {
+    const imported = {
+      ...exported,
+      export: { ...(exported.export as ExportEntry), acm: { result: 'imported' as const, arn: ARN } },
+    };
+
+    expect(cycleLines(report([reimported, imported]), new Set())).toEqual([
+      '  CCCC3333  mail.example.com  issued, exported to tencent-ssl/mail.example.com (version 01234567...)',
+      `    ACM: imported as ${ARN}`,
+      '  DDDD4444  app.example.com  issued, exported to tencent-ssl/app.example.com (version fedcba98...)',
+      `    ACM: reimported into ${ARN} (same ARN, new certificate)`,
+    ]);
+  });
+
+  it('says once that a certificate was superseded by its renewal', () => {
+    const seen = new Set<string>();
+
+    const first = cycleLines(report([superseded]), seen);
+    const second = cycleLines(report([superseded]), seen);
+
+    expect(first).toEqual([
+      '  EEEE5555  app.example.com  export superseded: certificate DDDD4444 for the same secret expires later',
+    ]);
+    expect(second).toEqual([]);
+  });
+
+  it('shows where each declared domain stands, and again only when that changed', () => {
+    const seen = new Set<string>();
+    const notDue: RenewalReport = {
+      ...applied,
+      state: 'not-due',
+      certificateId: 'DDDD4444',
+      expiresAt: '2026-05-30T08:00:00.000Z',
+      dueAt: '2026-04-30T08:00:00.000Z',
+      appliedThisRun: undefined,
+      newCertificateId: undefined,
+      reason: undefined,
+    };
+
+    const first = renewalLines({ ...report([]), renewals: [fresh, applied] }, seen);
+    const second = renewalLines({ ...report([]), renewals: [fresh, notDue] }, seen);
+
+    expect(first).toEqual([
+      '  renewal of CERTIFICATES:',
+      '    new.example.com  -         no certificate      ApplyCertificate: applied as FFFF6666',
+      '    app.example.com  EEEE5555  expires 2026-03-11  ApplyCertificate: applied as DDDD4444, renewing EEEE5555',
+    ]);
+    expect(second).toEqual([
+      '  renewal of CERTIFICATES:',
+      '    app.example.com  DDDD4444  expires 2026-05-30  not due before 2026-04-30',
+    ]);
+  });
+
+  it('prints one line per event, certificate by certificate in the order of its lifecycle', () => {
+    const order = certificate({ certificateId: 'DDDD4444', domains: ['app.example.com'] });
+    const sent = (transition: keyof typeof DETAIL_TYPES, certificateId: string) => ({
+      transition,
+      certificateId,
+      result: 'sent' as const,
+      eventId: 'e',
+    });
+    // Tencent lists newest first: the new order DDDD4444 before mail's CCCC3333.
+    const run = {
+      ...report([order, exported]),
+      events: {
+        bus: 'sandbox-bus',
+        announced: [
+          sent('validation-records-written', 'DDDD4444'),
+          sent('certificate-exported', 'CCCC3333'),
+          sent('renewal-requested', 'DDDD4444'),
+          { ...sent('certificate-issued', 'CCCC3333'), result: 'failed' as const, reason: 'throttled' },
+        ],
+      },
+    };
+
+    expect(eventLines(run, new Set())).toEqual([
+      '  events on sandbox-bus:',
+      '    Certificate Issued          CCCC3333  mail.example.com  not sent: throttled',
+      '    Certificate Exported        CCCC3333  mail.example.com',
+      '    Renewal Requested           DDDD4444  app.example.com',
+      '    Validation Records Written  DDDD4444  app.example.com',
+    ]);
+  });
+
+  it('says once why no event is sent', () => {
+    const seen = new Set<string>();
+    const off = { ...report([]), events: { bus: 'b', announced: [], off: 'STATE_TABLE is not set' } };
+
+    expect(eventLines(off, seen)).toEqual(['  events: none sent: STATE_TABLE is not set']);
+    expect(eventLines(off, seen)).toEqual([]);
+  });
+
   it('keeps waiting while a certificate has its records in place', () => {
     expect(isWaitingForCa(report([written, exported]))).toBe(true);
     expect(isWaitingForCa(report([refused, exported]))).toBe(false);
@@ -124,6 +273,22 @@ describe('sandbox progress lines', () => {
     };
     expect(wroteSomething(report([refused, unchanged]))).toBe(false);
     expect(wroteSomething(report([exported]))).toBe(true);
+  });
+
+  it('counts an ACM import and an application as something written', () => {
+    const importedOnly = {
+      ...exported,
+      export: {
+        ...(exported.export as ExportEntry),
+        result: 'unchanged' as const,
+        acm: { result: 'imported' as const, arn: ARN },
+      },
+    };
+    expect(wroteSomething(report([importedOnly]))).toBe(true);
+    expect(wroteSomething({ ...report([]), renewals: [fresh] })).toBe(true);
+    expect(wroteSomething({ ...report([]), renewals: [{ ...fresh, appliedThisRun: undefined }] })).toBe(
+      false,
+    );
   });
 
   it('turns a JSON log line into one readable line', () => {
