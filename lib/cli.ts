@@ -298,14 +298,15 @@ the table exists with other keys, or AWS credentials missing or rejected.`,
     summary: 'the whole cycle against local stand-ins (moto and a local Tencent SSL API); no account needed',
     usage: `Usage: tencent-ssl-sync sandbox [--keep]
 
-Starts moto (Route53 and Secrets Manager) and a local Tencent SSL API whose CA issues a
-certificate once its validation records are in Route53, seeds a sample account, and runs the
-same sync and export as the Lambda functions until nothing is left to do. Needs Python 3 with
+Starts moto (Route53, Secrets Manager, DynamoDB, ACM, EventBridge) and a local Tencent SSL API
+whose CA issues a certificate once its validation records are in Route53, seeds a sample account
+with a name to apply for and a certificate due for renewal, and runs the same sync, renewal,
+export, ACM import and events as the Lambda functions until nothing is left to do. Needs Python 3 with
 moto: python3 -m pip install 'moto[server]'. Reads no credentials and touches no cloud account.
 
   --keep  keep the stand-ins running after the run (until Ctrl-C) to try the CLI against them
 
-Exit codes: 0 every certificate that should be issued and exported was; 1 some were not;
+Exit codes: 0 every certificate that should be issued, exported and imported was; 1 some were not;
 2 Python or moto missing; 130 interrupted.`,
     options: { keep: { type: 'boolean' }, ...HELP_OPTION },
     async run(values, io) {
