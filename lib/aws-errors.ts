@@ -15,3 +15,8 @@ export function isAwsCredentialsError(error: unknown): boolean {
   const name = (error as { name?: unknown } | undefined)?.name;
   return typeof name === 'string' && CREDENTIAL_ERRORS.has(name);
 }
+
+/** The name an AWS SDK error carries (`InvalidChangeBatch`, `ResourceExistsException`, …). */
+export function errorName(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
+}

@@ -1,6 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AcmOutcome, AcmSink } from './acm/import.js';
+import { errorName } from './aws-errors.js';
 import type { Clock } from './clock.js';
 import type { EventsReport } from './events/types.js';
 import { ExportAcm } from './export-acm.js';
@@ -76,17 +77,16 @@ const RECHECK_FAILURE_AFTER_MS = 24 * 3600 * 1000;
  */
 async function rememberedReadings(
   deps: Pick<ExportDeps, 'state' | 'clock' | 'logger'>,
-): Promise<Map<string, CertificateReading> & { remembered?: Set<string> }> {
-  const readings: Map<string, CertificateReading> & { remembered?: Set<string> } = new Map();
-  if (!deps.state) return readings;
+): Promise<{ readings: Map<string, CertificateReading>; remembered: Set<string> }> {
+  const readings = new Map<string, CertificateReading>();
+  if (!deps.state) return { readings, remembered: new Set() };
   let failures: Map<string, ExportFailure>;
   try {
     failures = await deps.state.exportFailures();
   } catch (error) {
     deps.logger.warn('cannot read the remembered export failures', { error: describeError(error) });
-    return readings;
+    return { readings, remembered: new Set() };
   }
-  readings.remembered = new Set(failures.keys());
   const now = deps.clock.now();
   for (const failure of failures.values()) {
     if (now - failure.at >= RECHECK_FAILURE_AFTER_MS) continue;
@@ -102,7 +102,7 @@ async function rememberedReadings(
         reason,
       });
   }
-  return readings;
+  return { readings, remembered: new Set(failures.keys()) };
 }
 
 /** Remembers a failure no retry mends by itself; forgets one that a fresh check cleared. */
@@ -714,7 +714,10 @@ async function decideExports(
   deps: Pick<ExportDeps, 'secrets' | 'settings' | 'clock' | 'logger' | 'state'>,
   items: readonly CertificateListItem[],
 ): Promise<ExportDecision[]> {
-  const [managed, readings] = await Promise.all([listManagedSecrets(deps.secrets), rememberedReadings(deps)]);
+  const [managed, { readings }] = await Promise.all([
+    listManagedSecrets(deps.secrets),
+    rememberedReadings(deps),
+  ]);
   return planExports(items, managed, deps.settings.nameTemplate, readings);
 }
 
@@ -747,8 +750,10 @@ export async function exportCertificates(
   const template = deps.settings.nameTemplate;
 
   // Failures an earlier run remembered stand as this run's readings: those certificates are not read again.
-  const readings = issued.length > 0 ? await rememberedReadings(deps) : new Map<string, CertificateReading>();
-  const remembered = (readings as { remembered?: Set<string> }).remembered ?? new Set<string>();
+  const { readings, remembered } =
+    issued.length > 0
+      ? await rememberedReadings(deps)
+      : { readings: new Map<string, CertificateReading>(), remembered: new Set<string>() };
   /** Writes of what this run learnt for the next; awaited before the run ends. */
   const memory: Promise<void>[] = [];
   let items: CertificateListItem[] = issued;
@@ -972,8 +977,4 @@ export async function describeExportState(
     }
     return entry;
   });
-}
-
-function errorName(error: unknown): string | undefined {
-  return error instanceof Error ? error.name : undefined;
 }

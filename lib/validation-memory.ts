@@ -10,7 +10,8 @@ import type { CertificateListItem } from './tencent/schemas.js';
  * one is reported, and what a writing run records for the next.
  */
 
-const idOf = (item: CertificateListItem) => item.CertificateId as string;
+/** A listed certificate's id (the run keeps only items that have one). */
+export const idOf = (item: CertificateListItem) => item.CertificateId as string;
 
 /** How long a pending certificate whose listing has not changed goes without being read again. */
 const REREAD_AFTER_MS = 3_600_000;

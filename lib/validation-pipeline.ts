@@ -21,7 +21,7 @@ import type { CertificateListItem } from './tencent/schemas.js';
 import { CertificateStatus } from './tencent/ssl-api.js';
 import { NudgePolicy } from './validation/nudge-policy.js';
 import { certificateDomains, planValidationRecords } from './validation/plan.js';
-import { rememberReads, reportUnchanged, unchangedCertificates } from './validation-memory.js';
+import { idOf, rememberReads, reportUnchanged, unchangedCertificates } from './validation-memory.js';
 
 /*
  * The validation half of a sync run, pipelined. Reading DvAuths is bounded by Tencent's
@@ -124,8 +124,6 @@ function allowedBy(domain: string, allowed: string[] | '*' | undefined): boolean
   if (allowed === undefined) return false;
   return allowed === '*' || allowed.some((a) => isUnder(domain, a));
 }
-
-const idOf = (item: CertificateListItem) => item.CertificateId as string;
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();

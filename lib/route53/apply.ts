@@ -4,6 +4,7 @@ import {
   GetChangeCommand,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
+import { errorName } from '../aws-errors.js';
 import type { Clock } from '../clock.js';
 import { type Logger, silentLogger } from '../logger.js';
 
@@ -98,10 +99,6 @@ const CHANGED_SINCE_READ =
 /** `/change/C123` → `C123`; GetChange accepts either form. */
 function bareChangeId(id: string): string {
   return id.replace(/^\/?change\//, '');
-}
-
-function errorName(error: unknown): string | undefined {
-  return error instanceof Error ? error.name : undefined;
 }
 
 /**
